@@ -1,9 +1,10 @@
 #!/usr/bin/env python
 """Check (or with --write, bring) the generated files in sync with the notebooks.
 
-1. `nbdev_export` must leave `capdistill/` unchanged (exported code committed in sync with `nbs/`).
-2. `nbdev_clean` must leave `nbs/` and `papermill_runs/` unchanged (notebooks committed clean;
+1. `nbdev_clean` must leave `nbs/` and `papermill_runs/` unchanged (notebooks committed clean;
    papermill's `parameters` tag survives because settings.ini allows `tags`).
+2. `nbdev_export` must then leave `capdistill/` unchanged (exported code committed in sync with `nbs/`;
+   it runs after cleaning because exported modules reference the cleaned notebooks' cell ids).
 3. README.md must equal the rendering of `nbs/index.ipynb`.
 
 The check compares file contents before/after, so it works on a dirty working tree too.
@@ -43,11 +44,6 @@ def render_readme(nb_path):
 
 def main(write=False):
     problems = []
-    before = snapshot('capdistill/*.py')
-    subprocess.run([BIN / 'nbdev_export'], cwd=ROOT, check=True)
-    if diff := changed(before, snapshot('capdistill/*.py')):
-        problems.append(f"nbdev_export changed {diff}: the exported modules were out of sync with nbs/. "
-                        "They are now regenerated: review and commit them.")
     nb_globs = ('nbs/*.ipynb', 'papermill_runs/*.ipynb')
     before = snapshot(*nb_globs)
     subprocess.run([BIN / 'nbdev_clean'], cwd=ROOT, check=True)
@@ -55,6 +51,11 @@ def main(write=False):
         subprocess.run([BIN / 'nbdev_clean', '--fname', 'papermill_runs'], cwd=ROOT, check=True)
     if diff := changed(before, snapshot(*nb_globs)):
         problems.append(f"nbdev_clean changed {diff}: notebooks were committed unclean. They are cleaned now: commit them.")
+    before = snapshot('capdistill/*.py')
+    subprocess.run([BIN / 'nbdev_export'], cwd=ROOT, check=True)
+    if diff := changed(before, snapshot('capdistill/*.py')):
+        problems.append(f"nbdev_export changed {diff}: the exported modules were out of sync with nbs/. "
+                        "They are now regenerated: review and commit them.")
     readme = render_readme(ROOT / 'nbs' / 'index.ipynb')
     current = (ROOT / 'README.md').read_text() if (ROOT / 'README.md').exists() else ''
     if readme != current:
