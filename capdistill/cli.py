@@ -6,7 +6,7 @@
 from __future__ import annotations
 import argparse, sys
 from pathlib import Path
-from .core import ConfigError, load_config, project_root
+from .core import ConfigError, config_from_dict, load_config, project_root
 
 # %% auto #0
 __all__ = ['main']
@@ -22,6 +22,36 @@ def _cmd_prepare(a):
     from capdistill.models import ensure_cached, MODELS
     for name in a.models or list(MODELS): print(name, '->', ensure_cached(name, rebuild=a.rebuild))
 
+def _cmd_build_probes(a):
+    from capdistill.models import load_model
+    from capdistill.probes import ProbeConfig, build_probes, save_probes
+    cfg = ProbeConfig(n_per_capability=a.n_per_capability, seed=a.seed, max_new_tokens=a.max_new_tokens)
+    teacher, tok = load_model(a.teacher)
+    out = save_probes(build_probes(teacher, tok, cfg), a.output)
+    print(f"wrote {cfg.n_per_capability * 8} probes to {out}")
+
+def _cmd_collect_gphi(a):
+    from capdistill.models import load_model
+    from capdistill.requirements import get_task_card
+    from capdistill.interventions import InterventionConfig, collect_interventions
+    cards = [get_task_card(t.strip(), a.task_cards) for t in a.tasks.split(',') if t.strip()]
+    over = {k: v for k, v in dict(num_interventions=a.num_interventions, budget_gen_tokens=a.budget_gen_tokens,
+                                  budget_train_tokens=a.budget_train_tokens, seed=a.seed).items() if v is not None}
+    cfg = (load_config(a.config, InterventionConfig, section='interventions', overrides=over) if a.config
+           else config_from_dict(InterventionConfig, over, source='command line'))
+    teacher, tok = load_model(a.teacher); student, stok = load_model(a.student)
+    rows = collect_interventions(teacher, tok, student, cards, cfg, a.output_jsonl)
+    print(f"{len(rows)} new intervention rows in {a.output_jsonl}")
+
+def _cmd_train_identifier(a):
+    import json
+    from capdistill.identifier import IdentifierConfig, train_identifier, save_identifier
+    p = Path(a.train_jsonl)
+    if not p.exists(): raise ConfigError(f"{p}: intervention file not found; collect it with `capdistill collect-gphi --output_jsonl {p}`")
+    rows = [json.loads(l) for l in p.read_text().splitlines() if l.strip()]
+    model, st = train_identifier(rows, IdentifierConfig(epochs=a.epochs, seed=a.seed))
+    print(f"trained g_phi on {st['n_rows']} rows ({len(st['tasks'])} tasks), final KL {st['final_kl']:.4f} -> {save_identifier(model, a.output)}")
+
 def _parser():
     p = argparse.ArgumentParser(prog='capdistill', description='Reinforcement-guided capability distillation of LLMs.')
     sub = p.add_subparsers(dest='command', required=True)
@@ -32,10 +62,33 @@ def _parser():
     r = sub.add_parser('prepare', help='build the cached built-in models (GGUF -> safetensors) ahead of time')
     r.add_argument('models', nargs='*'); r.add_argument('--rebuild', action='store_true')
     r.set_defaults(fn=_cmd_prepare)
+    from capdistill.leakage import build_eval_hashes_args, run_build_eval_hashes
+    h = sub.add_parser('build-eval-hashes', help='hash eval prompts (and n-grams) so training data can be leakage-filtered')
+    build_eval_hashes_args(h); h.set_defaults(fn=run_build_eval_hashes)
+    b = sub.add_parser('build-probes', help='build capability probes (prompt + teacher response) for profiles')
+    b.add_argument('--teacher', default='smollm2-135m-instruct'); b.add_argument('--output', required=True)
+    b.add_argument('--n-per-capability', type=int, default=16); b.add_argument('--seed', type=int, default=1234)
+    b.add_argument('--max-new-tokens', type=int, default=64)
+    b.set_defaults(fn=_cmd_build_probes)
+    g = sub.add_parser('collect-gphi', help='collect single-capability intervention data for the requirement identifier')
+    g.add_argument('--config', help='YAML with an `interventions:` section (InterventionConfig)')
+    g.add_argument('--task-cards', default=None); g.add_argument('--tasks', required=True, help='comma-separated task names')
+    g.add_argument('--teacher', default='smollm2-135m-instruct'); g.add_argument('--student', default='smollm2-135m-pruned')
+    for k in ('num-interventions', 'budget-gen-tokens', 'budget-train-tokens', 'seed'): g.add_argument(f'--{k}', f"--{k.replace('-', '_')}", type=int)
+    g.add_argument('--output-jsonl', '--output_jsonl', required=True)
+    g.set_defaults(fn=_cmd_collect_gphi)
+    t = sub.add_parser('train-identifier', help='train the requirement identifier g_phi on intervention data')
+    t.add_argument('--train-jsonl', '--train_jsonl', required=True); t.add_argument('--output', required=True)
+    t.add_argument('--num-capabilities', '--num_capabilities', type=int, default=8, help='must be 8 (checked)')
+    t.add_argument('--epochs', type=int, default=300); t.add_argument('--seed', type=int, default=0)
+    t.set_defaults(fn=_cmd_train_identifier)
     return p
 
 def main(argv=None):
+    from capdistill.data import DataError
     a = _parser().parse_args(argv)
+    if getattr(a, 'num_capabilities', 8) != 8:
+        print(f"capdistill {a.command}: --num-capabilities must be 8 (the capabilities are fixed: see capdistill.requirements)", file=sys.stderr); sys.exit(2)
     try: a.fn(a)
-    except ConfigError as e:
-        print(f"capdistill {a.command}: config error: {e}", file=sys.stderr); sys.exit(2)
+    except (ConfigError, DataError) as e:
+        print(f"capdistill {a.command}: {'config' if isinstance(e, ConfigError) else 'data'} error: {e}", file=sys.stderr); sys.exit(2)

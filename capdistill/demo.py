@@ -10,7 +10,7 @@ from pathlib import Path
 from .core import cfield, load_config, project_root, seed_everything
 from .ledger import TokenLedger
 from .rundir import RunDir, write_json_atomic
-from .models import load_model, check_tokenizers_match, generate, score_responses, count_params, chat_text
+from .models import load_model, check_tokenizers_match, budgeted_generate, score_responses, count_params
 
 # %% auto #0
 __all__ = ['DemoConfig', 'run_demo']
@@ -46,21 +46,11 @@ def run_demo(cfg: DemoConfig, out: Path | None = None) -> dict:
         print(f"teacher {cfg.teacher}: {teacher.config.num_hidden_layers} layers, {count_params(teacher) / 1e6:.1f}M params")
         print(f"student {cfg.student}: {student.config.num_hidden_layers} layers, {count_params(student) / 1e6:.1f}M params"
               f"  (loaded in {time.time() - t0:.1f} s)")
-        # Reserve the worst case (prompt + max_new_tokens) before generating, charge the actual counts after:
-        # the teacher never generates a token the ledger can't pay for.
-        prompts, answers, todo = [], [], list(cfg.prompts)
+        # budgeted_generate reserves the worst case (prompt + max_new_tokens) before generating and charges the
+        # actual counts after: the teacher never generates a token the ledger can't pay for.
         t0 = time.time()
-        while todo:
-            batch, reserve = [], 0
-            for p in todo[:cfg.batch_size]:
-                cost = len(tok(chat_text(tok, p), add_special_tokens=False).input_ids) + cfg.max_new_tokens
-                if not rd.ledger.fits('teacher_gen_prompt', reserve + cost): break
-                batch.append(p); reserve += cost
-            if not batch:
-                print(f"ledger: generation budget reached; {len(todo)} prompts left unanswered"); break
-            texts, pt, ct = generate(teacher, tok, batch, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size)
-            for npt, nct in zip(pt, ct): rd.ledger.charge_many({'teacher_gen_prompt': npt, 'teacher_gen_completion': nct})
-            prompts += batch; answers += texts; todo = todo[len(batch):]
+        prompts, answers = budgeted_generate(teacher, tok, cfg.prompts, rd.ledger, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size)
+        if len(prompts) < len(cfg.prompts): print(f"ledger: generation budget reached; {len(cfg.prompts) - len(prompts)} prompts left unanswered")
         gen_s = time.time() - t0
         lt = score_responses(teacher, tok, prompts, answers)
         ls = score_responses(student, stok, prompts, answers)

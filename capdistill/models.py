@@ -12,8 +12,8 @@ from .core import capdistill_home
 
 # %% auto #0
 __all__ = ['MODELS', 'ModelLoadError', 'TokenizerMismatch', 'resolve_dtype', 'model_cache_dir', 'ensure_cached', 'load_tokenizer',
-           'load_model', 'chat_text', 'generate', 'score_responses', 'perplexity', 'prune_layers', 'count_params',
-           'check_tokenizers_match', 'tiny_model']
+           'load_model', 'chat_text', 'generate', 'budgeted_generate', 'encode_chat', 'score_responses', 'perplexity',
+           'prune_layers', 'count_params', 'check_tokenizers_match', 'tiny_model']
 
 # %% ../nbs/03_models.ipynb #886745b6
 MODELS = {
@@ -186,22 +186,41 @@ def generate(model, tok, prompts: list[str], max_new_tokens: int = 64, batch_siz
     finally: tok.padding_side = old
     return texts, ptoks, ctoks
 
+def budgeted_generate(model, tok, prompts: list, ledger, max_new_tokens: int = 64, batch_size: int = 16,
+                      progress: bool = False, **kw) -> tuple[list, list[str]]:
+    """Generate for the longest prefix of `prompts` whose worst case (prompt + `max_new_tokens`) fits the ledger's
+    generation budgets, then charge the actual counts: the model never generates a token the ledger can't pay for.
+    Returns `(prompts_answered, texts)`."""
+    todo, reserve = [], 0
+    for p in prompts:
+        cost = len(tok(chat_text(tok, p), add_special_tokens=False).input_ids) + max_new_tokens
+        if not ledger.fits_many({'teacher_gen_prompt': reserve + cost}): break
+        todo.append(p); reserve += cost
+    if not todo: return [], []
+    texts, pt, ct = generate(model, tok, todo, max_new_tokens=max_new_tokens, batch_size=batch_size, progress=progress, **kw)
+    for a, b in zip(pt, ct): ledger.charge_many({'teacher_gen_prompt': a, 'teacher_gen_completion': b})
+    return todo, texts
+
+def encode_chat(tok, prompt, response: str, max_length: int | None = None) -> tuple[list[int], int]:
+    "Token ids of chat-formatted prompt+response and the number of prompt tokens (the two parts tokenized separately)."
+    pre, full = chat_text(tok, prompt), chat_text(tok, prompt, response)
+    if not full.startswith(pre): raise ValueError("chat template: the formatted prompt is not a prefix of prompt+response")
+    p_ids = tok(pre, add_special_tokens=False).input_ids
+    ids = p_ids + tok(full[len(pre):], add_special_tokens=False).input_ids
+    if max_length is not None: ids = ids[:max_length]
+    return ids, min(len(p_ids), len(ids))
+
 @torch.no_grad()
 def score_responses(model, tok, prompts: list, responses: list[str], batch_size: int = 8, max_length: int = 512, autocast: bool = False):
     "Mean token log-likelihood of each response given its prompt (chat-formatted), prompt tokens masked."
     dev = next(model.parameters()).device
     out = []
     for i in range(0, len(prompts), batch_size):
-        ids, labs = [], []
-        for p, r in zip(prompts[i:i + batch_size], responses[i:i + batch_size]):
-            pre = tok(chat_text(tok, p), add_special_tokens=False).input_ids
-            full = tok(chat_text(tok, p, r), add_special_tokens=False).input_ids[:max_length]
-            if full[:len(pre)] != pre: raise ValueError("chat template: the prompt's tokens are not a prefix of prompt+response")
-            ids.append(full); labs.append([-100] * min(len(pre), len(full)) + full[len(pre):])
-        T = max(map(len, ids))
-        x = torch.tensor([s + [tok.pad_token_id] * (T - len(s)) for s in ids], device=dev)
-        y = torch.tensor([s + [-100] * (T - len(s)) for s in labs], device=dev)
-        att = torch.tensor([[1] * len(s) + [0] * (T - len(s)) for s in ids], device=dev)
+        enc = [encode_chat(tok, p, r, max_length) for p, r in zip(prompts[i:i + batch_size], responses[i:i + batch_size])]
+        T = max(len(ids) for ids, _ in enc)
+        x = torch.tensor([ids + [tok.pad_token_id] * (T - len(ids)) for ids, _ in enc], device=dev)
+        y = torch.tensor([[-100] * n_p + ids[n_p:] + [-100] * (T - len(ids)) for ids, n_p in enc], device=dev)
+        att = torch.tensor([[1] * len(ids) + [0] * (T - len(ids)) for ids, _ in enc], device=dev)
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=autocast):
             logits = model(input_ids=x, attention_mask=att).logits[:, :-1].float()
         y = y[:, 1:]
@@ -213,7 +232,7 @@ def score_responses(model, tok, prompts: list, responses: list[str], batch_size:
 def perplexity(model, tok, prompts: list, responses: list[str], **kw) -> float:
     "Per-token perplexity of `responses` given `prompts` (token-weighted over the whole set)."
     ll = score_responses(model, tok, prompts, responses, **kw)
-    n = [max(1, len(tok(chat_text(tok, p, r), add_special_tokens=False).input_ids) - len(tok(chat_text(tok, p), add_special_tokens=False).input_ids)) for p, r in zip(prompts, responses)]
+    n = [max(1, len(ids) - n_p) for ids, n_p in (encode_chat(tok, p, r, kw.get('max_length', 512)) for p, r in zip(prompts, responses))]
     return float(torch.exp(-torch.tensor(sum(l * k for l, k in zip(ll, n)) / sum(n))))
 
 # %% ../nbs/03_models.ipynb #a9307c6f
