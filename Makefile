@@ -14,7 +14,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 .PHONY: install demo test test-fast nbs-sync readme clean-nbs help
 
 help:
-	@echo "make demo   - run the main job on the embedded default models (CPU)"
+	@echo "make demo   - ReAD on the embedded default models (CPU, < 10 min)"
 	@echo "make test   - sync checks, nbdev_test and pytest"
 
 $(STAMP): setup.py settings.ini constraints.txt
@@ -29,8 +29,10 @@ $(STAMP): setup.py settings.ini constraints.txt
 
 install: $(STAMP)
 
+# The demo: teacher vs pruned student at a glance (seconds), then the ReAD loop end to end (minutes).
 demo: install
 	$(BIN)/capdistill demo
+	$(BIN)/capdistill read --config configs/read.yml --fresh --figure figures/read_demo.png
 
 # Exported modules, clean notebooks and README must already match nbs/ (CI fails otherwise).
 nbs-sync: install

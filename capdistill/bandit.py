@@ -89,6 +89,16 @@ class UCBEnsembleBandit:
         m, s = self.predict_batch([list(context) + list(a) for a in actions])
         return m + self.effective_kappa(kappa) * s
 
+    def state_dict(self) -> dict:
+        "Everything needed to resume exactly: history, weights, optimizer and RNG states."
+        return {'history_x': self.history_x, 'history_y': self.history_y, 'net': self.net.state_dict(), 'opt': self.opt.state_dict(),
+                'gen': self.gen.get_state(), 'rng': self.rng.getstate(), 'n_selected': self.n_selected}
+
+    def load_state_dict(self, d: dict) -> None:
+        self.history_x, self.history_y = [list(x) for x in d['history_x']], list(d['history_y'])
+        self.net.load_state_dict(d['net']); self.opt.load_state_dict(d['opt'])
+        self.gen.set_state(d['gen']); self.rng.setstate(d['rng']); self.n_selected = d['n_selected']
+
     def select_action(self, context, actions, kappa: float | None = None) -> list[float]:
         "UCB choice among `actions` given `context` (uniformly random during warmup)."
         if len(self.history_x) < self.cfg.warmup_steps: return self.rng.choice(actions)
@@ -103,6 +113,8 @@ class FixedPolicy:
     def add(self, x, reward): pass
     def fit(self): pass
     def select_action(self, context, actions, kappa=None): return list(self.action)
+    def state_dict(self) -> dict: return {}
+    def load_state_dict(self, d: dict) -> None: pass
 
 def uniform_policy(n: int) -> FixedPolicy: return FixedPolicy([1.0] * n)
 def proportional_policy(r_tau) -> FixedPolicy: return FixedPolicy(list(r_tau))

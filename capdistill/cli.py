@@ -52,6 +52,20 @@ def _cmd_train_identifier(a):
     model, st = train_identifier(rows, IdentifierConfig(epochs=a.epochs, seed=a.seed))
     print(f"trained g_phi on {st['n_rows']} rows ({len(st['tasks'])} tasks), final KL {st['final_kl']:.4f} -> {save_identifier(model, a.output)}")
 
+def _cmd_read(a):
+    from capdistill.read import ReadConfig, run_read
+    names = ['task_name', 'teacher_model', 'student_model', 'budget_total_tokens', 'budget_gen_tokens', 'budget_train_tokens',
+             'seed', 'policy', 'num_intervals', 'leakage_index', 'task_cards']
+    over = {k: getattr(a, k) for k in names if getattr(a, k) is not None}
+    cfg = load_config(a.config, ReadConfig, overrides=over)
+    if a.resume and not (Path(a.output_dir) if a.output_dir else cfg.run_dir()).joinpath('manifest.json').exists():
+        raise ConfigError(f"--resume: no run to resume in {a.output_dir or cfg.run_dir()}")
+    run_read(cfg, output_dir=a.output_dir, fresh=a.fresh, figure=a.figure)
+
+def _cmd_toy(a):
+    from capdistill.toy import toy_demo
+    toy_demo(seed=a.seed, steps=a.steps, output=a.output)
+
 def _parser():
     p = argparse.ArgumentParser(prog='capdistill', description='Reinforcement-guided capability distillation of LLMs.')
     sub = p.add_subparsers(dest='command', required=True)
@@ -62,6 +76,19 @@ def _parser():
     r = sub.add_parser('prepare', help='build the cached built-in models (GGUF -> safetensors) ahead of time')
     r.add_argument('models', nargs='*'); r.add_argument('--rebuild', action='store_true')
     r.set_defaults(fn=_cmd_prepare)
+    rr = sub.add_parser('read', help='run (or resume) the ReAD loop: allocate, generate, distill, probe, reward')
+    rr.add_argument('--config', type=Path, default=project_root() / 'configs' / 'read.yml')
+    for k, t in [('task-name', str), ('teacher-model', str), ('student-model', str), ('budget-total-tokens', int),
+                 ('budget-gen-tokens', int), ('budget-train-tokens', int), ('seed', int), ('policy', str), ('num-intervals', int),
+                 ('leakage-index', str), ('task-cards', str)]:
+        rr.add_argument(f'--{k}', f"--{k.replace('-', '_')}", type=t, dest=k.replace('-', '_'))
+    rr.add_argument('--output-dir', '--output_dir'); rr.add_argument('--figure', help='also save the run figure here')
+    rr.add_argument('--resume', action='store_true', help='require an existing run to continue (runs resume automatically anyway)')
+    rr.add_argument('--fresh', action='store_true', help='delete the run dir first and start over')
+    rr.set_defaults(fn=_cmd_read)
+    ty = sub.add_parser('toy', help='ReAD vs baselines on the synthetic toy environment (no model)')
+    ty.add_argument('--seed', type=int, default=1); ty.add_argument('--steps', type=int, default=40)
+    ty.add_argument('--output', default=None); ty.set_defaults(fn=_cmd_toy)
     from capdistill.leakage import build_eval_hashes_args, run_build_eval_hashes
     h = sub.add_parser('build-eval-hashes', help='hash eval prompts (and n-grams) so training data can be leakage-filtered')
     build_eval_hashes_args(h); h.set_defaults(fn=run_build_eval_hashes)
@@ -86,9 +113,11 @@ def _parser():
 
 def main(argv=None):
     from capdistill.data import DataError
+    from capdistill.models import ModelLoadError, TokenizerMismatch
     a = _parser().parse_args(argv)
     if getattr(a, 'num_capabilities', 8) != 8:
         print(f"capdistill {a.command}: --num-capabilities must be 8 (the capabilities are fixed: see capdistill.requirements)", file=sys.stderr); sys.exit(2)
     try: a.fn(a)
-    except (ConfigError, DataError) as e:
-        print(f"capdistill {a.command}: {'config' if isinstance(e, ConfigError) else 'data'} error: {e}", file=sys.stderr); sys.exit(2)
+    except (ConfigError, DataError, ModelLoadError, TokenizerMismatch) as e:
+        kind = {ConfigError: 'config', DataError: 'data', ModelLoadError: 'model', TokenizerMismatch: 'tokenizer'}[type(e)]
+        print(f"capdistill {a.command}: {kind} error: {e}", file=sys.stderr); sys.exit(2)

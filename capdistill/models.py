@@ -163,28 +163,35 @@ def chat_text(tok, prompt, response: str | None = None, system: str | None = Non
 # %% ../nbs/03_models.ipynb #1e4ae064
 @torch.no_grad()
 def generate(model, tok, prompts: list[str], max_new_tokens: int = 64, batch_size: int = 16, do_sample: bool = False,
-             temperature: float = 1.0, top_p: float = 1.0, stop: list[str] | None = None, chat: bool = True, progress: bool = False):
-    "Batched generation; returns `(texts, prompt_tokens, completion_tokens)` per prompt."
+             temperature: float = 1.0, top_p: float = 1.0, stop: list[str] | None = None, chat: bool = True, progress: bool = False,
+             autocast: bool | None = None):
+    """Batched generation; returns `(texts, prompt_tokens, completion_tokens)` per prompt, in input order.
+    Prompts are batched by length (less padding); `autocast` (default: on for CPU) runs matmuls in bf16."""
     from tqdm.auto import tqdm
     dev = next(model.parameters()).device
-    texts, ptoks, ctoks = [], [], []
+    autocast = dev.type == 'cpu' if autocast is None else autocast
+    texts = [chat_text(tok, p) if chat else p for p in prompts]
+    lens = [len(tok(t, add_special_tokens=False).input_ids) for t in texts]
+    order = sorted(range(len(texts)), key=lambda i: -lens[i])
+    res = [None] * len(texts)
     old = tok.padding_side; tok.padding_side = 'left'
     try:
-        for i in tqdm(range(0, len(prompts), batch_size), disable=not progress, desc='generate'):
-            chunk = [chat_text(tok, p) if chat else p for p in prompts[i:i + batch_size]]
-            enc = tok(chunk, return_tensors='pt', padding=True, add_special_tokens=False).to(dev)
+        for b in tqdm(range(0, len(order), batch_size), disable=not progress, desc='generate'):
+            idx = order[b:b + batch_size]
+            enc = tok([texts[i] for i in idx], return_tensors='pt', padding=True, add_special_tokens=False).to(dev)
             kw = dict(do_sample=True, temperature=temperature, top_p=top_p) if do_sample else dict(do_sample=False, temperature=None, top_p=None, top_k=None)
-            out = model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, **kw)
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=autocast):
+                out = model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, **kw)
             new = out[:, enc.input_ids.shape[1]:]
-            for row, m in zip(new, enc.attention_mask):
+            for i, row in zip(idx, new):
                 n = int((row != tok.pad_token_id).cumprod(0).sum())       # tokens before the first pad/eos
                 n_charged = min(len(row), n + 1) if n < len(row) else n  # the eos token was generated too
                 t = tok.decode(row[:n], skip_special_tokens=True)
                 for s in stop or []:
                     if s in t: t = t[:t.index(s)]
-                texts.append(t); ptoks.append(int(m.sum())); ctoks.append(n_charged)
+                res[i] = (t, lens[i], n_charged)
     finally: tok.padding_side = old
-    return texts, ptoks, ctoks
+    return [r[0] for r in res], [r[1] for r in res], [r[2] for r in res]
 
 def budgeted_generate(model, tok, prompts: list, ledger, max_new_tokens: int = 64, batch_size: int = 16,
                       progress: bool = False, **kw) -> tuple[list, list[str]]:

@@ -36,3 +36,11 @@ def test_bad_inputs_are_one_clear_error(tmp_path):
     r = run_cli('build-eval-hashes', '--output', tmp_path / 'h.json', '--datasets', 'gsm8k:test')
     assert r.returncode == 0, r.stderr[-2000:]
     assert json.loads((tmp_path / 'h.json').read_text())['count'] == 1319
+
+
+def test_build_probes_cli(tmp_path):
+    out = tmp_path / 'probes.jsonl'
+    r = run_cli('build-probes', '--output', out, '--n-per-capability', '1', '--max-new-tokens', '8')
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = [json.loads(l) for l in out.read_text().splitlines()]
+    assert sorted(p['capability'] for p in rows) == sorted(CAPABILITIES) and all(len(p['prompt_sha256']) == 64 for p in rows)
