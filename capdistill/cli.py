@@ -62,6 +62,67 @@ def _cmd_read(a):
         raise ConfigError(f"--resume: no run to resume in {a.output_dir or cfg.run_dir()}")
     run_read(cfg, output_dir=a.output_dir, fresh=a.fresh, figure=a.figure)
 
+def _cmd_generate_batch(a):
+    from capdistill.ledger import TokenLedger
+    from capdistill.models import load_model
+    from capdistill.requirements import get_task_card, capability_vector, as_dict
+    from capdistill.generation import HFEngine, GenerationConfig, GenerationCache, generate_batch
+    from capdistill.rundir import write_jsonl_atomic
+    if (a.task_name is None) == (a.allocation is None): raise ConfigError("generate-batch: give exactly one of --task-name (use its r_tau) or --allocation 'math=0.6,reasoning=0.4'")
+    if a.allocation:
+        try: alloc = {k.strip(): float(v) for k, v in (kv.split('=') for kv in a.allocation.split(','))}
+        except ValueError: raise ConfigError(f"--allocation {a.allocation!r}: write it as 'capability=weight,...', e.g. 'math=0.6,reasoning=0.4'") from None
+        alloc = as_dict(capability_vector(alloc, '--allocation: '))
+    else: alloc = as_dict(get_task_card(a.task_name).r_tau)
+    leak = None
+    if a.leakage_index:
+        from capdistill.leakage import LeakageIndex
+        leak = LeakageIndex.load(a.leakage_index)
+    teacher, tok = load_model(a.teacher)
+    ledger = TokenLedger(budgets={'generation': a.budget_gen_tokens} if a.budget_gen_tokens else {})
+    out = Path(a.output)
+    cache = GenerationCache(Path(a.cache) if a.cache else out.with_name(out.stem + '.cache.jsonl'))
+    ex, rep = generate_batch(HFEngine(teacher, tok, a.teacher), alloc, a.num_prompts, seed=a.seed, cfg=GenerationConfig(max_new_tokens=a.max_new_tokens),
+                             leakage=leak, ledger=ledger, cache=cache, keep_only_correct=a.keep_only_correct)
+    out.parent.mkdir(parents=True, exist_ok=True); write_jsonl_atomic(out, ex)
+    print(f"allocation {alloc}\n{len(ex)} examples ({sum(e['kept'] for e in ex)} kept, {sum(e['cached'] for e in ex)} from cache) -> {out}\n"
+          f"sampling: {rep}\n" + ledger.summary())
+
+def _cmd_distill(a):
+    import json
+    from capdistill.ledger import TokenLedger
+    from capdistill.models import load_model, check_tokenizers_match
+    from capdistill.rundir import RunDir
+    from capdistill.kd import KDConfig, kd_train, gkd_train
+    from capdistill.sft import sft_train
+    p = Path(a.data)
+    if not p.exists(): raise ConfigError(f"{p}: data not found; make it with `capdistill generate-batch --output {p}`")
+    rows = [json.loads(l) for l in p.read_text().splitlines() if l.strip()]
+    bad = [i + 1 for i, r in enumerate(rows) if not isinstance(r.get('prompt'), (str, list)) or not isinstance(r.get('response'), str)]
+    if bad: raise ConfigError(f"{p}: line(s) {bad[:5]} lack a 'prompt' and a 'response' string (the generate-batch format)")
+    pairs = [(r['prompt'], r['response']) for r in rows if r.get('kept', True)]
+    over = {k: v for k, v in dict(lr=a.lr, epochs=a.epochs, batch_size=a.batch_size, kind=a.kind, temperature=a.temperature,
+                                  lora_r=a.lora_r).items() if v is not None}
+    cfg = load_config(a.config, KDConfig, section='distill', overrides=over) if a.config else config_from_dict(KDConfig, over, source='command line')
+    budgets = {'training': a.budget_train_tokens} if a.budget_train_tokens else {}
+    if a.budget_scoring_tokens: budgets['scoring'] = a.budget_scoring_tokens
+    student, stok = load_model(a.student)
+    teacher = None
+    if a.method != 'sft':
+        teacher, tok = load_model(a.teacher); check_tokenizers_match(tok, stok, method=f'{a.method} distillation')
+    with RunDir(a.output_dir, {'method': a.method, 'data': str(p), 'student': a.student, 'teacher': a.teacher if teacher else None, **vars(cfg)},
+                ledger=TokenLedger(budgets=budgets), kind='distill') as rd:
+        if a.lora_r:
+            from capdistill.sft import apply_lora
+            student = apply_lora(student, cfg)
+        if a.method == 'sft': st = sft_train(student, stok, pairs, cfg, ledger=rd.ledger)
+        elif a.method == 'kd': st = kd_train(student, teacher, stok, pairs, cfg, ledger=rd.ledger, topk_cache=a.topk_cache)
+        else: st = gkd_train(student, teacher, stok, pairs, cfg, ledger=rd.ledger, lmbda=a.lmbda)
+        if a.lora_r: student = student.merge_and_unload()
+        student.save_pretrained(Path(a.output_dir) / 'student'); stok.save_pretrained(Path(a.output_dir) / 'student')
+        rd.save(stats={k: v for k, v in st.items() if k != 'losses'}, losses=st['losses'])
+    print(f"{a.method}: {st['steps']} steps, loss {st['losses'][0]:.3f} -> {st['losses'][-1]:.3f}; student -> {Path(a.output_dir) / 'student'}\n" + rd.ledger.summary())
+
 def _cmd_toy(a):
     from capdistill.toy import toy_demo
     toy_demo(seed=a.seed, steps=a.steps, output=a.output)
@@ -86,6 +147,23 @@ def _parser():
     rr.add_argument('--resume', action='store_true', help='require an existing run to continue (runs resume automatically anyway)')
     rr.add_argument('--fresh', action='store_true', help='delete the run dir first and start over')
     rr.set_defaults(fn=_cmd_read)
+    gb = sub.add_parser('generate-batch', help='one capability-weighted batch of teacher data (cached, leakage-filtered, ledgered)')
+    gb.add_argument('--teacher', default='smollm2-135m-instruct'); gb.add_argument('--task-name', '--task_name')
+    gb.add_argument('--allocation', help="e.g. 'math=0.6,reasoning=0.4'"); gb.add_argument('--num-prompts', '--num_prompts', type=int, default=32)
+    gb.add_argument('--seed', type=int, default=0); gb.add_argument('--max-new-tokens', '--max_new_tokens', type=int, default=128)
+    gb.add_argument('--budget-gen-tokens', '--budget_gen_tokens', type=int); gb.add_argument('--output', required=True)
+    gb.add_argument('--cache', help='generation cache (default: <output>.cache.jsonl)'); gb.add_argument('--leakage-index', '--leakage_index')
+    gb.add_argument('--keep-only-correct', action='store_true'); gb.set_defaults(fn=_cmd_generate_batch)
+    ds = sub.add_parser('distill', help='distill a student on teacher data: masked-CE SFT, logit KD or on-policy GKD, within a token budget')
+    ds.add_argument('--method', choices=['sft', 'kd', 'gkd'], required=True); ds.add_argument('--data', required=True, help='JSONL with prompt/response (generate-batch output)')
+    ds.add_argument('--student', default='smollm2-135m-pruned'); ds.add_argument('--teacher', default='smollm2-135m-instruct')
+    ds.add_argument('--config', help='YAML with a `distill:` section (KDConfig)'); ds.add_argument('--output-dir', '--output_dir', required=True)
+    for k, t in [('budget-train-tokens', int), ('budget-scoring-tokens', int), ('lr', float), ('epochs', int), ('batch-size', int),
+                 ('kind', str), ('temperature', float), ('lora-r', int)]:
+        ds.add_argument(f'--{k}', f"--{k.replace('-', '_')}", type=t, dest=k.replace('-', '_'))
+    ds.add_argument('--lmbda', type=float, default=0.5, help='GKD: fraction of on-policy (student-generated) batches')
+    ds.add_argument('--topk-cache', '--topk_cache', help='KD from a top-k teacher logit cache instead of a live teacher')
+    ds.set_defaults(fn=_cmd_distill)
     ty = sub.add_parser('toy', help='ReAD vs baselines on the synthetic toy environment (no model)')
     ty.add_argument('--seed', type=int, default=1); ty.add_argument('--steps', type=int, default=40)
     ty.add_argument('--output', default=None); ty.set_defaults(fn=_cmd_toy)

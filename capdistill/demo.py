@@ -10,7 +10,8 @@ from pathlib import Path
 from .core import cfield, load_config, project_root, seed_everything
 from .ledger import TokenLedger
 from .rundir import RunDir, write_json_atomic
-from .models import load_model, check_tokenizers_match, budgeted_generate, score_responses, count_params
+from .models import load_model, check_tokenizers_match, score_responses, count_params
+from .generation import HFEngine, GenerationConfig
 
 # %% auto #0
 __all__ = ['DemoConfig', 'run_demo']
@@ -46,10 +47,12 @@ def run_demo(cfg: DemoConfig, out: Path | None = None) -> dict:
         print(f"teacher {cfg.teacher}: {teacher.config.num_hidden_layers} layers, {count_params(teacher) / 1e6:.1f}M params")
         print(f"student {cfg.student}: {student.config.num_hidden_layers} layers, {count_params(student) / 1e6:.1f}M params"
               f"  (loaded in {time.time() - t0:.1f} s)")
-        # budgeted_generate reserves the worst case (prompt + max_new_tokens) before generating and charges the
-        # actual counts after: the teacher never generates a token the ledger can't pay for.
+        # the engine reserves the worst case (prompt + max_new_tokens) before generating and charges the actual
+        # counts after: the teacher never generates a token the ledger can't pay for.
         t0 = time.time()
-        prompts, answers = budgeted_generate(teacher, tok, cfg.prompts, rd.ledger, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size)
+        gens = HFEngine(teacher, tok, cfg.teacher).generate(cfg.prompts, GenerationConfig(max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size),
+                                                           ledger=rd.ledger, progress=False)
+        prompts, answers = [g.prompt for g in gens], [g.text for g in gens]
         if len(prompts) < len(cfg.prompts): print(f"ledger: generation budget reached; {len(cfg.prompts) - len(prompts)} prompts left unanswered")
         gen_s = time.time() - t0
         lt = score_responses(teacher, tok, prompts, answers)

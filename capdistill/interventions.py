@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 from .core import cfield, seed_everything
 from .ledger import TokenLedger
-from .models import generate, budgeted_generate, score_responses
+from .models import generate, score_responses
+from .generation import HFEngine, GenerationConfig
 from .requirements import CAPABILITIES, TaskCard
 from .identifier import card_text
 from .generators import Sample, generate_task, TASK_GENERATORS
@@ -46,8 +47,9 @@ def dev_prompts(card: TaskCard, n: int, seed: int = 0) -> list[str]:
 def teacher_data(teacher, tok, capability: str, budget: int, max_new_tokens: int, seed: int, ledger: TokenLedger):
     "Teacher answers to one capability's prompts, generating only what the generation budget can pay for."
     samples, _ = sample_batch({capability: 1.0}, max(1, budget // (max_new_tokens + 48)), seed=seed)
-    prompts, texts = budgeted_generate(teacher, tok, [s.prompt for s in samples], ledger, max_new_tokens=max_new_tokens)
-    return list(zip(prompts, texts))
+    gens = HFEngine(teacher, tok, 'teacher').generate([s.prompt for s in samples], GenerationConfig(max_new_tokens=max_new_tokens),
+                                                      ledger=ledger, progress=False)
+    return [(g.prompt, g.text) for g in gens]
 
 # %% ../nbs/55_interventions.ipynb #ac1aac88
 def collect_interventions(teacher, tok, student, cards: list[TaskCard], cfg: InterventionConfig, output, progress: bool = True) -> list[dict]:

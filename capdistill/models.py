@@ -12,8 +12,8 @@ from .core import capdistill_home
 
 # %% auto #0
 __all__ = ['MODELS', 'ModelLoadError', 'TokenizerMismatch', 'resolve_dtype', 'model_cache_dir', 'ensure_cached', 'load_tokenizer',
-           'load_model', 'chat_text', 'generate', 'budgeted_generate', 'encode_chat', 'score_responses', 'perplexity',
-           'prune_layers', 'count_params', 'check_tokenizers_match', 'tiny_model']
+           'load_model', 'chat_text', 'generate', 'encode_chat', 'score_responses', 'perplexity', 'prune_layers',
+           'count_params', 'check_tokenizers_match', 'tiny_model']
 
 # %% ../nbs/03_models.ipynb #886745b6
 MODELS = {
@@ -164,9 +164,11 @@ def chat_text(tok, prompt, response: str | None = None, system: str | None = Non
 @torch.no_grad()
 def generate(model, tok, prompts: list[str], max_new_tokens: int = 64, batch_size: int = 16, do_sample: bool = False,
              temperature: float = 1.0, top_p: float = 1.0, stop: list[str] | None = None, chat: bool = True, progress: bool = False,
-             autocast: bool | None = None):
+             autocast: bool | None = None, logprobs: int = 0):
     """Batched generation; returns `(texts, prompt_tokens, completion_tokens)` per prompt, in input order.
-    Prompts are batched by length (less padding); `autocast` (default: on for CPU) runs matmuls in bf16."""
+    Prompts are batched by length (less padding); `autocast` (default: on for CPU) runs matmuls in bf16.
+    With `logprobs=k > 0` a fourth list holds, per prompt, one `{'token', 'logprob', 'top_logprobs'}` entry per
+    generated token (the model's raw log-probabilities, before temperature/top-p; `top_logprobs` the k best)."""
     from tqdm.auto import tqdm
     dev = next(model.parameters()).device
     autocast = dev.type == 'cpu' if autocast is None else autocast
@@ -181,32 +183,30 @@ def generate(model, tok, prompts: list[str], max_new_tokens: int = 64, batch_siz
             enc = tok([texts[i] for i in idx], return_tensors='pt', padding=True, add_special_tokens=False).to(dev)
             kw = dict(do_sample=True, temperature=temperature, top_p=top_p) if do_sample else dict(do_sample=False, temperature=None, top_p=None, top_k=None)
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=autocast):
-                out = model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, **kw)
+                out = model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
+                                     **kw, **(dict(output_logits=True, return_dict_in_generate=True) if logprobs else {}))
+            if logprobs: lp, out = torch.stack(out.logits, 1).float().log_softmax(-1), out.sequences
             new = out[:, enc.input_ids.shape[1]:]
-            for i, row in zip(idx, new):
+            for j, (i, row) in enumerate(zip(idx, new)):
                 n = int((row != tok.pad_token_id).cumprod(0).sum())       # tokens before the first pad/eos
                 n_charged = min(len(row), n + 1) if n < len(row) else n  # the eos token was generated too
                 t = tok.decode(row[:n], skip_special_tokens=True)
                 for s in stop or []:
                     if s in t: t = t[:t.index(s)]
-                res[i] = (t, lens[i], n_charged)
+                res[i] = (t, lens[i], n_charged, _token_logprobs(tok, row[:n_charged], lp[j, :n_charged], logprobs) if logprobs else None)
     finally: tok.padding_side = old
-    return [r[0] for r in res], [r[1] for r in res], [r[2] for r in res]
+    cols = [[r[k] for r in res] for k in range(4 if logprobs else 3)]
+    return tuple(cols)
 
-def budgeted_generate(model, tok, prompts: list, ledger, max_new_tokens: int = 64, batch_size: int = 16,
-                      progress: bool = False, **kw) -> tuple[list, list[str]]:
-    """Generate for the longest prefix of `prompts` whose worst case (prompt + `max_new_tokens`) fits the ledger's
-    generation budgets, then charge the actual counts: the model never generates a token the ledger can't pay for.
-    Returns `(prompts_answered, texts)`."""
-    todo, reserve = [], 0
-    for p in prompts:
-        cost = len(tok(chat_text(tok, p), add_special_tokens=False).input_ids) + max_new_tokens
-        if not ledger.fits_many({'teacher_gen_prompt': reserve + cost}): break
-        todo.append(p); reserve += cost
-    if not todo: return [], []
-    texts, pt, ct = generate(model, tok, todo, max_new_tokens=max_new_tokens, batch_size=batch_size, progress=progress, **kw)
-    for a, b in zip(pt, ct): ledger.charge_many({'teacher_gen_prompt': a, 'teacher_gen_completion': b})
-    return todo, texts
+def _token_logprobs(tok, ids, lp, k: int) -> list[dict]:
+    "Per generated token: its text and log-probability, and the `k` most likely tokens (OpenAI's logprobs layout)."
+    top_lp, top_ids = lp.topk(k, -1)
+    chosen = lp.gather(-1, ids.unsqueeze(-1)).squeeze(-1).tolist()
+    strs = tok.batch_decode([[t] for t in ids.tolist() + top_ids.flatten().tolist()])
+    tops = strs[len(chosen):]
+    return [{'token': strs[s], 'logprob': chosen[s],
+             'top_logprobs': [{'token': tops[s * k + r], 'logprob': v} for r, v in enumerate(top_lp[s].tolist())]}
+            for s in range(len(chosen))]
 
 def encode_chat(tok, prompt, response: str, max_length: int | None = None) -> tuple[list[int], int]:
     "Token ids of chat-formatted prompt+response and the number of prompt tokens (the two parts tokenized separately)."

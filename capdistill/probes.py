@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 from .core import cfield
 from .ledger import TokenLedger
+from .rundir import write_jsonl_atomic
 from .models import generate, score_responses, chat_text
 from .requirements import CAPABILITIES
 from .generators import Sample, generate_samples, verify
@@ -43,8 +44,9 @@ def build_probes(teacher, tok, cfg: ProbeConfig | None = None, capabilities=CAPA
     return probes
 
 def save_probes(probes: list[dict], path) -> Path:
+    "Write probes as JSONL atomically (temp file + rename): a killed run never leaves a truncated probe file."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(''.join(json.dumps(p, ensure_ascii=False) + '\n' for p in probes)); return path
+    return write_jsonl_atomic(path, probes)
 
 def load_probes(path) -> list[dict]:
     path = Path(path)

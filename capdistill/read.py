@@ -11,14 +11,14 @@ import numpy as np
 import torch
 from .core import ConfigError, cfield, project_root, seed_everything
 from .ledger import TokenLedger
-from .rundir import RunDir, write_json_atomic
-from .models import load_model, check_tokenizers_match, budgeted_generate, encode_chat
+from .rundir import RunDir, write_json_atomic, write_jsonl_atomic
+from .models import load_model, check_tokenizers_match, encode_chat
+from .generation import HFEngine, GenerationConfig, GenerationCache, generate_batch
 from .requirements import CAPABILITIES, get_task_card, as_dict
 from .identifier import resolve_requirements
 from .allocation import build_candidate_actions
 from .bandit import BanditConfig, POLICIES, make_policy
-from .generators import Sample, verify
-from .templates import TemplateConfig, sample_batch
+from .templates import TemplateConfig
 from .sft import SFTConfig, sft_train
 from .probes import ProbeConfig, build_probes, save_probes, load_probes, profile, profile_vector
 from .reward import RewardConfig, read_reward
@@ -78,16 +78,6 @@ class ReadConfig:
         return base / name(self.student_model) / self.task_name / f'budget_{self.budget_total_tokens}' / (f'seed_{self.seed}' + ('' if self.policy == 'read' else f'_{self.policy}'))
 
 # %% ../nbs/80_read.ipynb #b1035ff8
-def _examples(samples: list[Sample], prompts: list[str], texts: list[str], keep_only_correct: bool) -> list[dict]:
-    out = []
-    for s, t in zip(samples[:len(prompts)], texts):
-        ok = None if s.checker == 'teacher' else bool(verify(s, t))
-        out.append({**s.to_dict(), 'response': t, 'teacher_correct': ok, 'kept': not (keep_only_correct and ok is False)})
-    return out
-
-def _write_jsonl_atomic(path: Path, rows: list[dict]):
-    tmp = path.with_name(f'.{path.name}.tmp'); tmp.write_text(''.join(json.dumps(r, ensure_ascii=False) + '\n' for r in rows)); tmp.replace(path)
-
 def _merge_reports(a: dict, b: dict) -> dict:
     "Sum two `sample_batch` reports (counts, and per-key counts in nested dicts)."
     return {k: ({kk: a[k].get(kk, 0) + b[k].get(kk, 0) for kk in {**a[k], **b[k]}} if isinstance(a[k], dict) else a[k] + b[k]) for k in a}
@@ -132,6 +122,9 @@ def run_read(cfg: ReadConfig, output_dir=None, fresh: bool = False, progress: bo
     for i in range(done):
         used |= {json.loads(l)['uid'] for l in (out / 'examples' / f'interval_{i:03d}.jsonl').read_text().splitlines()}
     (out / 'examples').mkdir(exist_ok=True); (out / 'intervals').mkdir(exist_ok=True)
+    # teacher generations are cached per run: an interval redone after a crash reuses them (charged once, as recorded)
+    engine, cache = HFEngine(teacher, tok, cfg.teacher_model), GenerationCache(out / 'generation_cache.jsonl')
+    gcfg = GenerationConfig(max_new_tokens=cfg.max_new_tokens, batch_size=cfg.gen_batch_size)
     bar = tqdm(range(done, cfg.num_intervals), initial=done, total=cfg.num_intervals, desc='ReAD intervals', disable=not progress)
     for i in bar:
         t0, left = time.time(), cfg.num_intervals - i
@@ -147,11 +140,12 @@ def run_read(cfg: ReadConfig, output_dir=None, fresh: bool = False, progress: bo
         for rnd in range(cfg.gen_rounds):
             if not sub.fits_many({'teacher_gen_prompt': cfg.max_new_tokens + 64}): break
             n = max(1, sub.remaining('teacher_gen_prompt') // (cfg.max_new_tokens + 80))
-            samples, r = sample_batch(action, n, seed=cfg.seed * 1000 + i * 10 + rnd, cfg=cfg.templates, leakage=leak, exclude=used | {e['uid'] for e in ex})
+            batch, r = generate_batch(engine, action, n, seed=cfg.seed * 1000 + i * 10 + rnd, cfg=gcfg, templates=cfg.templates, leakage=leak,
+                                      ledger=sub, cache=cache, keep_only_correct=cfg.keep_only_correct, exclude=used | {e['uid'] for e in ex},
+                                      charge_cached=True)
             rep = r if rep is None else _merge_reports(rep, r)
-            prompts, texts = budgeted_generate(teacher, tok, [s.prompt for s in samples], sub, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.gen_batch_size)
-            ex += _examples(samples, prompts, texts, cfg.keep_only_correct)
-        _write_jsonl_atomic(out / 'examples' / f'interval_{i:03d}.jsonl', ex)
+            ex += batch
+        write_jsonl_atomic(out / 'examples' / f'interval_{i:03d}.jsonl', ex)
         # distillation: as many epochs over the kept examples as the interval's training share pays for
         pairs = [(e['prompt'], e['response']) for e in ex if e['kept']]
         data_tokens = sum(len(encode_chat(stok, p, r, cfg.sft.max_length)[0]) for p, r in pairs) or 1

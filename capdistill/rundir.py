@@ -11,7 +11,7 @@ from .core import project_root, config_to_dict
 from .ledger import TokenLedger
 
 # %% auto #0
-__all__ = ['package_versions', 'git_sha', 'write_json_atomic', 'RunDir']
+__all__ = ['package_versions', 'git_sha', 'write_text_atomic', 'write_json_atomic', 'write_jsonl_atomic', 'RunDir']
 
 # %% ../nbs/02_rundir.ipynb #0e0e2917
 _PKGS = ('capdistill', 'torch', 'transformers', 'trl', 'accelerate', 'peft', 'datasets', 'numpy')
@@ -34,11 +34,19 @@ def git_sha(root: Path | None = None) -> str | None:
         return sha.stdout.strip() + ('-dirty' if dirty.stdout.strip() else '')
     except Exception: return None
 
-def write_json_atomic(path, obj):
-    "Write JSON to `path` via a temp file and rename, so readers never see a half-written file."
+def write_text_atomic(path, text: str) -> Path:
+    "Write `text` to `path` via a temp file and rename, so readers never see a half-written file."
     path = Path(path); tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=str))
-    os.replace(tmp, path)
+    tmp.write_text(text); os.replace(tmp, path)
+    return path
+
+def write_json_atomic(path, obj) -> Path:
+    "Atomically write `obj` as JSON."
+    return write_text_atomic(path, json.dumps(obj, indent=2, default=str))
+
+def write_jsonl_atomic(path, rows) -> Path:
+    "Atomically write `rows` as JSON lines."
+    return write_text_atomic(path, ''.join(json.dumps(r, ensure_ascii=False, default=str) + '\n' for r in rows))
 
 def _now(): return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')
 

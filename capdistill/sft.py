@@ -12,7 +12,7 @@ from .ledger import TokenLedger, BudgetExceeded
 from .models import encode_chat
 
 # %% auto #0
-__all__ = ['SFTConfig', 'batch_charge', 'sft_train']
+__all__ = ['SFTConfig', 'apply_lora', 'batch_charge', 'sft_train']
 
 # %% ../nbs/50_sft.ipynb #bc6576d9
 @dataclass
@@ -28,6 +28,17 @@ class SFTConfig:
     count_padding: bool = False
     epochs: int = cfield(1, ge=1)
     seed: int = 0
+    lora_r: int = cfield(0, ge=0, help='LoRA rank; 0 trains all weights')
+    lora_alpha: int = cfield(16, ge=1)
+    lora_dropout: float = cfield(0.0, ge=0, lt=1)
+    lora_targets: list[str] = cfield(['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'])
+
+def apply_lora(model, cfg: SFTConfig):
+    "Wrap `model` with peft LoRA adapters per `cfg` (no-op when `cfg.lora_r == 0`); merge later with `merge_and_unload()`."
+    if not cfg.lora_r: return model
+    from peft import LoraConfig, get_peft_model
+    return get_peft_model(model, LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                                            target_modules=cfg.lora_targets, task_type='CAUSAL_LM'))
 
 def batch_charge(examples: list[tuple[list[int], int]], count_prompt: bool, count_padding: bool) -> dict:
     "Ledger charge of a batch of `(ids, n_prompt)` under the counting rules (labels are next-token targets)."

@@ -13,7 +13,7 @@ def tmp_home(tmp_path, monkeypatch):
     return home
 
 
-def run_cli(*args, env=None, timeout=900):
+def run_cli(*args, env=None, timeout=1800):
     "Run the installed `capdistill` entry point as a user would."
     exe = Path(sys.executable).parent / 'capdistill'
     return subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True, timeout=timeout,

@@ -8,7 +8,8 @@ from capdistill.identifier import resolve_requirements
 
 def test_collect_train_and_use_identifier(tmp_path):
     rows_path, model_path = tmp_path / 'interventions.jsonl', tmp_path / 'gphi.pt'
-    r = run_cli('collect-gphi', '--tasks', 'word_problem_format,tool_call_format', '--num-interventions', '2',
+    cfg = tmp_path / 'gphi.yml'; cfg.write_text('interventions:\n  n_dev: 4\n  max_new_tokens: 32\n')
+    r = run_cli('collect-gphi', '--config', cfg, '--tasks', 'word_problem_format,tool_call_format', '--num-interventions', '2',
                 '--budget-gen-tokens', '600', '--budget-train-tokens', '700', '--output-jsonl', rows_path)
     assert r.returncode == 0, r.stderr[-3000:]
     rows = [json.loads(l) for l in rows_path.read_text().splitlines()]
@@ -18,7 +19,7 @@ def test_collect_train_and_use_identifier(tmp_path):
         assert spent['teacher_gen_prompt'] + spent['teacher_gen_completion'] <= 600
         assert 0 < spent['student_train_prompt'] + spent['student_train_label'] <= 700
         assert row['after'] != row['before']                      # the intervention really trained the student
-    r = run_cli('collect-gphi', '--tasks', 'word_problem_format', '--num-interventions', '2', '--budget-gen-tokens', '600',
+    r = run_cli('collect-gphi', '--config', cfg, '--tasks', 'word_problem_format', '--num-interventions', '2', '--budget-gen-tokens', '600',
                 '--budget-train-tokens', '700', '--output-jsonl', rows_path)
     assert r.returncode == 0 and len(rows_path.read_text().splitlines()) == 4          # resumed: nothing redone
     r = run_cli('train-identifier', '--train-jsonl', rows_path, '--output', model_path)

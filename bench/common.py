@@ -1,0 +1,38 @@
+"""Shared helpers for the benchmarks: isolated subprocess runs, peak RSS, data, FLOP counting."""
+import json, os, resource, subprocess, sys, time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def peak_rss_mb() -> float:
+    "Peak resident set size of this process (MB)."
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_isolated(script: str, *args, timeout=1800) -> dict:
+    "Run `script --worker ...` in a fresh interpreter (clean peak RSS, no shared caches) and parse its JSON line."
+    r = subprocess.run([sys.executable, str(Path(__file__).parent / script), '--worker', *map(str, args)],
+                       capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    if r.returncode: raise RuntimeError(f"{script} {args} failed:\n{r.stderr[-3000:]}")
+    return json.loads([l for l in r.stdout.splitlines() if l.startswith('{')][-1])
+
+
+def gsm8k_pairs(n: int, seed: int = 0):
+    "(question, reference solution) pairs from the local GSM8K train split: realistic prompt/response lengths."
+    import random
+    from capdistill.data import load_gsm8k, row_meta
+    ds = load_gsm8k('train')
+    idx = random.Random(seed).sample(range(len(ds)), n)
+    return [(ds[i]['prompt'], row_meta(ds[i])['solution']) for i in idx]
+
+
+def train_flops_per_token(model) -> float:
+    "≈ 6 × (parameters doing matmuls): non-embedding weights plus the (tied) LM head; attention scores ignored."
+    from capdistill.models import count_params
+    return 6.0 * count_params(model)
+
+
+def machine_info() -> str:
+    import platform, torch
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
