@@ -4,7 +4,7 @@ Prints step time, peak RSS and the ratios (targets: >= 2x faster, <= 0.5x peak m
 import argparse, json, sys, time, tempfile
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
-from common import run_isolated, peak_rss_mb, gsm8k_pairs, machine_info
+from common import run_isolated, peak_rss_mb, gsm8k_pairs, machine_info, StepTimer
 
 B, T, LR = 8, 256, 5e-5
 
@@ -16,33 +16,21 @@ def worker(which: str, steps: int, warmup: int):
     from capdistill.models import encode_chat
     pool = gsm8k_pairs(B * (steps + warmup + 1) * 3)              # examples that fit T untruncated (TRL's GKD collator requires it)
     pairs = [pr for pr in pool if len(encode_chat(tok, *pr)[0]) <= T][:B * (steps + warmup + 1)]
-    times = []
+    timer = StepTimer()
     if which == 'capdistill':
         from capdistill.kd import KDConfig, kd_train
-        t = [None]
-        def on_step(st):
-            now = time.perf_counter()
-            if t[0] is not None: times.append(now - t[0])
-            t[0] = now
         kd_train(student, teacher, tok, pairs, KDConfig(lr=LR, batch_size=B, max_length=T, bf16=True, kind='jsd', beta=0.5, temperature=1.0),
-                 progress=False, on_step=on_step)
+                 progress=False, on_step=timer)
     else:
         from datasets import Dataset
-        from transformers import TrainerCallback
         from trl.experimental.gkd import GKDConfig, GKDTrainer
         ds = Dataset.from_list([{'messages': [{'role': 'user', 'content': p}, {'role': 'assistant', 'content': r}]} for p, r in pairs])
-        class Timer(TrainerCallback):
-            t = None
-            def on_step_end(self, args, state, control, **kw):
-                now = time.perf_counter()
-                if self.t is not None: times.append(now - self.t)
-                self.t = now
         with tempfile.TemporaryDirectory() as d:
             args = GKDConfig(output_dir=d, per_device_train_batch_size=B, max_steps=steps + warmup + 1, max_length=T, learning_rate=LR,
                              bf16=True, use_cpu=True, logging_steps=10 ** 6, save_strategy='no', report_to=[], lmbda=0.0, beta=0.5,
                              temperature=1.0, seq_kd=False, dataloader_num_workers=0, lr_scheduler_type='constant', warmup_steps=0)
-            GKDTrainer(model=student, teacher_model=teacher, args=args, train_dataset=ds, processing_class=tok, callbacks=[Timer()]).train()
-    times = times[warmup:warmup + steps]
+            GKDTrainer(model=student, teacher_model=teacher, args=args, train_dataset=ds, processing_class=tok, callbacks=[timer.trl_callback()]).train()
+    times = timer.window(warmup, steps)
     print(json.dumps({'which': which, 'step_s': sum(times) / len(times), 'peak_rss_mb': peak_rss_mb(), 'n_steps': len(times)}))
 
 

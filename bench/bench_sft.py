@@ -3,7 +3,7 @@ bf16 autocast, completion-only loss), each in a fresh process; prints tokens/s, 
 import argparse, json, sys, time, tempfile
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
-from common import run_isolated, peak_rss_mb, gsm8k_pairs, train_flops_per_token, machine_info
+from common import run_isolated, peak_rss_mb, gsm8k_pairs, train_flops_per_token, machine_info, StepTimer
 
 B, T, LR = 8, 256, 5e-5
 
@@ -14,33 +14,20 @@ def worker(which: str, steps: int, warmup: int):
     model, tok = load_model('smollm2-135m-pruned', device='cpu')
     pairs = gsm8k_pairs(B * (steps + warmup) * 2)
     tokens_per_ex = sum(len(encode_chat(tok, p, r, T)[0]) for p, r in pairs) / len(pairs)
-    times = []
+    timer = StepTimer()
     if which == 'capdistill':
         from capdistill.sft import SFTConfig, sft_train
-        t = [None]
-        def on_step(st):
-            now = time.perf_counter()
-            if t[0] is not None: times.append(now - t[0])
-            t[0] = now
-        sft_train(model.train(), tok, pairs[:B * (steps + warmup + 1)], SFTConfig(lr=LR, batch_size=B, max_length=T, bf16=True), progress=False, on_step=on_step)
-        times = times[warmup:warmup + steps]
+        sft_train(model.train(), tok, pairs[:B * (steps + warmup + 1)], SFTConfig(lr=LR, batch_size=B, max_length=T, bf16=True), progress=False, on_step=timer)
     else:
         from datasets import Dataset
-        from transformers import TrainerCallback
         from trl import SFTConfig, SFTTrainer
         ds = Dataset.from_list([{'prompt': [{'role': 'user', 'content': p}], 'completion': [{'role': 'assistant', 'content': r}]} for p, r in pairs])
-        class Timer(TrainerCallback):
-            t = None
-            def on_step_end(self, args, state, control, **kw):
-                now = time.perf_counter()
-                if self.t is not None: times.append(now - self.t)
-                self.t = now
         with tempfile.TemporaryDirectory() as d:
             args = SFTConfig(output_dir=d, per_device_train_batch_size=B, max_steps=steps + warmup + 1, max_length=T, learning_rate=LR,
                              bf16=True, use_cpu=True, logging_steps=10 ** 6, save_strategy='no', report_to=[], completion_only_loss=True,
                              packing=False, dataloader_num_workers=0, lr_scheduler_type='constant', warmup_steps=0, max_grad_norm=1.0)
-            SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok, callbacks=[Timer()]).train()
-        times = times[warmup:warmup + steps]
+            SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok, callbacks=[timer.trl_callback()]).train()
+    times = timer.window(warmup, steps)
     step = sum(times) / len(times)
     print(json.dumps({'which': which, 'step_s': step, 'tokens_per_s': B * tokens_per_ex / step, 'peak_rss_mb': peak_rss_mb(),
                       'flops_per_token': train_flops_per_token(model), 'tokens_per_step': B * tokens_per_ex}))

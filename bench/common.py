@@ -36,3 +36,22 @@ def train_flops_per_token(model) -> float:
 def machine_info() -> str:
     import platform, torch
     return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
+
+
+class StepTimer:
+    "Wall time between consecutive optimizer steps: call it as capdistill's `on_step`, or pass `.trl_callback()` to a TRL trainer."
+    def __init__(self): self.times, self._t = [], None
+
+    def __call__(self, *_):
+        now = time.perf_counter()
+        if self._t is not None: self.times.append(now - self._t)
+        self._t = now
+
+    def trl_callback(self):
+        from transformers import TrainerCallback
+        timer = self
+        class _Cb(TrainerCallback):
+            def on_step_end(self, args, state, control, **kw): timer()
+        return _Cb()
+
+    def window(self, warmup: int, steps: int) -> list[float]: return self.times[warmup:warmup + steps]
