@@ -9,7 +9,7 @@ from pathlib import Path
 from .core import ConfigError, config_from_dict, load_config, project_root
 
 # %% auto #0
-__all__ = ['main']
+__all__ = ['RL_METHODS', 'parse_overrides', 'main']
 
 # %% ../nbs/99_cli.ipynb #aaea2a93
 def _cmd_demo(a):
@@ -89,12 +89,13 @@ def _cmd_generate_batch(a):
           f"sampling: {rep}\n" + ledger.summary())
 
 def _cmd_distill(a):
-    import json
+    import contextlib, json
+    from accelerate import Accelerator
     from capdistill.ledger import TokenLedger
     from capdistill.models import load_model, check_tokenizers_match
-    from capdistill.rundir import RunDir
+    from capdistill.rundir import RunDir, write_json_atomic
     from capdistill.kd import KDConfig, kd_train, gkd_train
-    from capdistill.sft import sft_train
+    from capdistill.sft import sft_train, _sharded
     p = Path(a.data)
     if not p.exists(): raise ConfigError(f"{p}: data not found; make it with `capdistill generate-batch --output {p}`")
     rows = [json.loads(l) for l in p.read_text().splitlines() if l.strip()]
@@ -102,26 +103,74 @@ def _cmd_distill(a):
     if bad: raise ConfigError(f"{p}: line(s) {bad[:5]} lack a 'prompt' and a 'response' string (the generate-batch format)")
     pairs = [(r['prompt'], r['response']) for r in rows if r.get('kept', True)]
     over = {k: v for k, v in dict(lr=a.lr, epochs=a.epochs, batch_size=a.batch_size, kind=a.kind, temperature=a.temperature,
-                                  lora_r=a.lora_r).items() if v is not None}
+                                  lora_r=a.lora_r, seed=a.seed).items() if v is not None}
     cfg = load_config(a.config, KDConfig, section='distill', overrides=over) if a.config else config_from_dict(KDConfig, over, source='command line')
     budgets = {'training': a.budget_train_tokens} if a.budget_train_tokens else {}
     if a.budget_scoring_tokens: budgets['scoring'] = a.budget_scoring_tokens
-    student, stok = load_model(a.student)
-    teacher = None
-    if a.method != 'sft':
-        teacher, tok = load_model(a.teacher); check_tokenizers_match(tok, stok, method=f'{a.method} distillation')
-    with RunDir(a.output_dir, {'method': a.method, 'data': str(p), 'student': a.student, 'teacher': a.teacher if teacher else None, **vars(cfg)},
-                ledger=TokenLedger(budgets=budgets), kind='distill') as rd:
+    acc = Accelerator()                      # one process, or one per device under `accelerate launch`
+    out = Path(a.output_dir)
+    run_cfg = {'method': a.method, 'data': str(p), 'student': a.student, 'teacher': a.teacher if a.method != 'sft' else None, **vars(cfg)}
+    with (RunDir(out, run_cfg, ledger=TokenLedger(budgets=budgets), kind='distill') if acc.is_main_process else contextlib.nullcontext()) as rd:
+        acc.wait_for_everyone()              # the main process made (or re-opened) the run dir; the others read its ledger
+        ledger = rd.ledger if rd is not None else TokenLedger.from_dict(json.loads((out / 'manifest.json').read_text())['ledger'])
+        if json.loads((out / 'manifest.json').read_text()).get('status') == 'completed':
+            if acc.is_main_process: print(f"{out}: this run already completed; the student is in {out / 'student'}\n" + ledger.summary())
+            return
+        student, stok = load_model(a.student, device=acc.device)
+        teacher = None
+        if a.method != 'sft':
+            teacher, tok = load_model(a.teacher, dtype='bfloat16' if cfg.teacher_bf16 else None, device=acc.device)
+            check_tokenizers_match(tok, stok, method=f'{a.method} distillation')
         if a.lora_r:
             from capdistill.sft import apply_lora
             student = apply_lora(student, cfg)
-        if a.method == 'sft': st = sft_train(student, stok, pairs, cfg, ledger=rd.ledger)
-        elif a.method == 'kd': st = kd_train(student, teacher, stok, pairs, cfg, ledger=rd.ledger, topk_cache=a.topk_cache)
-        else: st = gkd_train(student, teacher, stok, pairs, cfg, ledger=rd.ledger, lmbda=a.lmbda)
-        if a.lora_r: student = student.merge_and_unload()
-        student.save_pretrained(Path(a.output_dir) / 'student'); stok.save_pretrained(Path(a.output_dir) / 'student')
-        rd.save(stats={k: v for k, v in st.items() if k != 'losses'}, losses=st['losses'])
-    print(f"{a.method}: {st['steps']} steps, loss {st['losses'][0]:.3f} -> {st['losses'][-1]:.3f}; student -> {Path(a.output_dir) / 'student'}\n" + rd.ledger.summary())
+        ck = dict(checkpoint_dir=out / 'checkpoints', save_every=a.save_every, accelerator=acc)
+        if a.method == 'sft': st = sft_train(student, stok, pairs, cfg, ledger=ledger, **ck)
+        elif a.method == 'kd': st = kd_train(student, teacher, stok, pairs, cfg, ledger=ledger, topk_cache=a.topk_cache, **ck)
+        else: st = gkd_train(student, teacher, stok, pairs, cfg, ledger=ledger, lmbda=a.lmbda, **ck)
+        if acc.num_processes > 1:            # per-process record: what each rank trained on and its view of the ledger and weights
+            write_json_atomic(out / f'rank{acc.process_index}.json', dict(consumed_local=st['consumed_local'], ledger=ledger.to_dict(),
+                              weights_sum=float(sum(q.detach().double().sum() for q in acc.unwrap_model(student).parameters()))))
+        state_dict = acc.get_state_dict(acc._models[-1]) if _sharded(acc) else None      # sharded weights: gathered on every rank
+        if acc.is_main_process:
+            if a.lora_r: student = student.merge_and_unload()
+            student.save_pretrained(out / 'student', state_dict=state_dict); stok.save_pretrained(out / 'student')
+            rd.save(stats={k: v for k, v in st.items() if k != 'losses'}, losses=st['losses'])
+        acc.wait_for_everyone()
+    if acc.is_main_process:
+        loss = f"loss {st['losses'][0]:.3f} -> {st['losses'][-1]:.3f}" if st['losses'] else 'no steps'
+        print(f"{a.method}: {st['steps']} steps, {loss}{' (resumed)' if 'resumed_from' in st else ''}; student -> {out / 'student'}\n" + ledger.summary())
+
+# method -> (module, config class, run function, config section); imported lazily so `capdistill --help` stays fast.
+RL_METHODS = {'grpo': ('rl_grpo', 'GRPORunConfig', 'run_grpo', 'grpo'),
+              'agent': ('rl_agent', 'AgentConfig', 'run_agent', 'agent'),
+              'intrinsic': ('rl_intrinsic', 'IntrinsicConfig', 'run_intrinsic', 'intrinsic'),
+              'rcl': ('rl_adaptive', 'RCLConfig', 'run_rcl', 'rcl')}
+
+def parse_overrides(items, source='--set') -> dict:
+    "`['lr=1e-5', 'task=code']` -> `{'lr': 1e-05, 'task': 'code'}` (values parsed as YAML scalars)."
+    import yaml
+    out = {}
+    for it in items or []:
+        k, sep, v = it.partition('=')
+        if not sep or not k.strip(): raise ConfigError(f"{source} {it!r}: expected KEY=VALUE, e.g. --set max_steps=4")
+        val = yaml.safe_load(v) if v.strip() else ''
+        if isinstance(val, str):  # YAML 1.1 reads '1e-5' as a string
+            try: val = float(val)
+            except ValueError: pass
+        out[k.strip().replace('-', '_')] = val
+    return out
+
+def _cmd_rl(a):
+    import importlib, json
+    mod, cls, fn, section = RL_METHODS[a.method]
+    m = importlib.import_module(f'capdistill.{mod}')
+    path = Path(a.config) if a.config else project_root() / 'configs' / f'rl_{a.method}.yml'
+    cfg = load_config(path, getattr(m, cls), section=section, overrides=parse_overrides(a.set))
+    # no --output-dir: the run function derives one from the config's `output_root`, else checkpoints/rl_<method>
+    out = Path(a.output_dir) if a.output_dir else None if hasattr(cfg, 'output_root') else project_root() / 'checkpoints' / f'rl_{a.method}'
+    res = getattr(m, fn)(cfg, out, fresh=a.fresh, progress=True)
+    print(json.dumps(res, indent=1, default=str)[:4000])
 
 def _cmd_toy(a):
     from capdistill.toy import toy_demo
@@ -163,7 +212,15 @@ def _parser():
         ds.add_argument(f'--{k}', f"--{k.replace('-', '_')}", type=t, dest=k.replace('-', '_'))
     ds.add_argument('--lmbda', type=float, default=0.5, help='GKD: fraction of on-policy (student-generated) batches')
     ds.add_argument('--topk-cache', '--topk_cache', help='KD from a top-k teacher logit cache instead of a live teacher')
+    ds.add_argument('--seed', type=int); ds.add_argument('--save-every', '--save_every', type=int, default=50,
+                    help='checkpoint every N steps in <output-dir>/checkpoints (0: only at the end); rerunning resumes from the newest')
     ds.set_defaults(fn=_cmd_distill)
+    rl = sub.add_parser('rl', help='RL methods under the same ledger: GRPO RLVR, teacher-student reward loop, intrinsic reward, adaptive teacher (RCL)')
+    rl.add_argument('--method', choices=list(RL_METHODS), required=True)
+    rl.add_argument('--config', help="YAML with a section named after the method (default: configs/rl_<method>.yml)")
+    rl.add_argument('--set', action='append', metavar='KEY=VALUE', help='override one config field (repeatable)')
+    rl.add_argument('--output-dir', '--output_dir'); rl.add_argument('--fresh', action='store_true', help='delete the run dir first')
+    rl.set_defaults(fn=_cmd_rl)
     ty = sub.add_parser('toy', help='ReAD vs baselines on the synthetic toy environment (no model)')
     ty.add_argument('--seed', type=int, default=1); ty.add_argument('--steps', type=int, default=40)
     ty.add_argument('--output', default=None); ty.set_defaults(fn=_cmd_toy)
@@ -187,6 +244,9 @@ def _parser():
     t.add_argument('--num-capabilities', '--num_capabilities', type=int, default=8, help='must be 8 (checked)')
     t.add_argument('--epochs', type=int, default=300); t.add_argument('--seed', type=int, default=0)
     t.set_defaults(fn=_cmd_train_identifier)
+    from capdistill.evaluation import add_eval_cli
+    from capdistill.sweep import add_sweep_cli, add_figures_cli
+    add_eval_cli(sub); add_sweep_cli(sub); add_figures_cli(sub)
     return p
 
 def main(argv=None):
@@ -199,3 +259,7 @@ def main(argv=None):
     except (ConfigError, DataError, ModelLoadError, TokenizerMismatch) as e:
         kind = {ConfigError: 'config', DataError: 'data', ModelLoadError: 'model', TokenizerMismatch: 'tokenizer'}[type(e)]
         print(f"capdistill {a.command}: {kind} error: {e}", file=sys.stderr); sys.exit(2)
+
+# %% ../nbs/99_cli.ipynb #57d0094b
+#| eval: false
+if __name__ == '__main__': main()

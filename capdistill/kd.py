@@ -4,7 +4,7 @@
 
 # %% ../nbs/52_kd.ipynb #f9026786
 from __future__ import annotations
-import hashlib, json, math, os, random, time
+import hashlib, json, math, os, time
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
@@ -13,8 +13,8 @@ from .core import cfield
 from .ledger import TokenLedger
 from .rundir import write_json_atomic
 from .models import encode_chat, generate
-from .sft import SFTConfig, batch_charge, _fit_batch, _collate
-from .kd_losses import KINDS, kd_loss, topk_kd_loss
+from .sft import SFTConfig, batch_charge, _fit_batch, _collate, _sharded, train_loop
+from .kd_losses import KINDS, kd_loss, topk_kd_loss, fused_kd_loss, fused_topk_kd_loss
 
 # %% auto #0
 __all__ = ['KDConfig', 'teacher_charge', 'ids_key', 'build_topk_cache', 'TopKCache', 'kd_train', 'gkd_train',
@@ -139,8 +139,24 @@ def _topk_batch(cache, full, batch, T, device):
         vals[j, n_p - 1:len(ids) - 1], idx[j, n_p - 1:len(ids) - 1] = v[:n].float(), i[:n]
     return vals.to(device), idx.to(device)
 
-def _train(student, teacher, tok, pairs, cfg, ledger, topk_cache=None, lmbda=0.0, gen_kw=None, optimizer=None, progress=True, on_step=None, desc='kd'):
-    from tqdm.auto import tqdm
+def _head_body(model):
+    "The decoder body (returns the final-norm hidden states) and the LM head of a causal LM (peft-wrapped or not)."
+    m = model.get_base_model() if hasattr(model, 'get_base_model') else model
+    return getattr(m, m.base_model_prefix), m.get_output_embeddings()
+
+def _fusable(model, acc) -> bool:
+    "Can the loss take hidden states + head weight (a bias-free linear head, no logit scaling, weights not sharded)?"
+    _, head = _head_body(model); c = model.config
+    return (isinstance(head, torch.nn.Linear) and head.bias is None and not _sharded(acc)
+            and not getattr(c, 'final_logit_softcapping', None) and getattr(c, 'logit_scale', None) in (None, 1, 1.0))
+
+def _teacher_hidden(teacher, x, m):
+    "The teacher's final hidden states (inference mode, its own weights' dtype) and its LM head weight."
+    body, head = _head_body(teacher); dev = next(teacher.parameters()).device
+    with torch.inference_mode(): return body(input_ids=x.to(dev), attention_mask=m.to(dev)).last_hidden_state, head.weight
+
+def _train(student, teacher, tok, pairs, cfg, ledger, topk_cache=None, lmbda=0.0, gen_kw=None, optimizer=None, progress=True, on_step=None,
+           desc='kd', checkpoint_dir=None, save_every=0, accelerator=None):
     cfg = cfg or KDConfig(); ledger = ledger or TokenLedger()
     cache = None
     if topk_cache is not None:
@@ -149,76 +165,88 @@ def _train(student, teacher, tok, pairs, cfg, ledger, topk_cache=None, lmbda=0.0
         if cfg.kind != 'forward_kl': bad.append(f"kind={cfg.kind!r} but a top-k cache supports only 'forward_kl'")
         if bad: raise ValueError(f"{cache.path}/index.json: top-k cache does not fit the KD config: {'; '.join(bad)}. Rebuild the cache or change the config.")
     elif teacher is None: raise ValueError("kd_train: give a teacher model or a topk_cache path")
-    dev = next(student.parameters()).device
-    g = torch.Generator().manual_seed(cfg.seed); coin = random.Random(cfg.seed)
-    enc = [(p, r, *encode_chat(tok, p, r, cfg.max_length)) for p, r in pairs]
-    enc = [e for e in enc if len(e[2]) > e[3]]
-    opt = optimizer or torch.optim.AdamW([p for p in student.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / (cfg.warmup_steps + 1)))
-    stats = dict(steps=0, examples=0, losses=[], kd_losses=[], charged={'student_train_prompt': 0, 'student_train_label': 0, 'teacher_scoring': 0},
-                 stopped_by_budget=False, on_policy_batches=0, student_generated={'prompt': 0, 'completion': 0})
-    bar = tqdm(total=cfg.epochs * math.ceil(len(enc) / cfg.batch_size), disable=not progress, desc=desc)
-    t0 = time.time()
-    try:
-        for ep in range(cfg.epochs):
-            order = torch.randperm(len(enc), generator=g).tolist()
-            for b in range(0, len(order), cfg.batch_size):
-                rows = [enc[i] for i in order[b:b + cfg.batch_size]]
-                if lmbda > 0 and coin.random() < lmbda:          # on-policy: the student's own sampled responses
-                    student.eval()
-                    texts, pt, ct = generate(student, tok, [r[0] for r in rows], batch_size=len(rows), do_sample=True, **gen_kw)
-                    student.train()
-                    stats['on_policy_batches'] += 1; stats['student_generated']['prompt'] += sum(pt); stats['student_generated']['completion'] += sum(ct)
-                    rows = [(p, t, *encode_chat(tok, p, t, cfg.max_length)) for (p, _, _, _), t in zip(rows, texts)]
-                    rows = [e for e in rows if len(e[2]) > e[3]]
-                    if not rows: continue
-                full = [(r[2], r[3]) for r in rows]
-                batch, cut = _kd_fit(full, ledger, cfg, live=cache is None)
-                if not batch: stats['stopped_by_budget'] = True; break
-                charge = {**batch_charge(batch, cfg.count_prompt, cfg.count_padding), **(teacher_charge(batch, cfg.count_padding) if cache is None else {})}
-                ledger.charge_many(charge)
-                student.train()
-                x, m, y = _collate(batch, tok.pad_token_id, dev)
+    if accelerator is None:
+        from accelerate import Accelerator
+        accelerator = Accelerator()
+    if teacher is not None:
+        teacher.eval().requires_grad_(False)
+        if cfg.teacher_bf16 and next(teacher.parameters()).dtype == torch.float32: teacher.to(torch.bfloat16)
+    fused = _fusable(student, accelerator) and (teacher is None or _fusable(teacher, accelerator))
+    body, head = _head_body(student)
+    mm = torch.bfloat16 if cfg.bf16 else None
+    enc = [dict(id=j, prompt=p, ids=ids, full_ids=ids, n_p=n_p) for j, (p, r) in enumerate(pairs) for ids, n_p in [encode_chat(tok, p, r, cfg.max_length)]]
+    enc = [e for e in enc if len(e['ids']) > e['n_p']]
+
+    def before_batch(m, rows, stats, gen):
+        "GKD: with probability λ (a coin from the loop's seeded generator) replace the responses by the student's samples."
+        if not lmbda: return rows
+        coin, seed = torch.rand((), generator=gen).item(), int(torch.randint(2 ** 31 - 1, (), generator=gen))
+        if coin >= lmbda or not rows: return rows
+        dev = next(m.parameters()).device
+        m.eval()
+        with torch.random.fork_rng(devices=[dev] if dev.type == 'cuda' else []):     # sampling seeded from cfg.seed, global RNG untouched
+            torch.manual_seed(seed + rows[0]['id'])
+            texts, pt, ct = generate(m, tok, [r['prompt'] for r in rows], batch_size=len(rows), do_sample=True, **gen_kw)
+        m.train()
+        stats['on_policy_batches'] += 1; stats['student_generated']['prompt'] += sum(pt); stats['student_generated']['completion'] += sum(ct)
+        out = [dict(r, ids=ids, full_ids=ids, n_p=n_p) for r, t in zip(rows, texts) for ids, n_p in [encode_chat(tok, r['prompt'], t, cfg.max_length)]]
+        return [e for e in out if len(e['ids']) > e['n_p']]
+
+    def loss_fn(model, rows):
+        dev = next(model.parameters()).device
+        batch = [(e['ids'], e['n_p']) for e in rows]
+        x, am, y = _collate(batch, tok.pad_token_id, dev)
+        lab = y[:, 1:]; mask = lab != -100
+        topk = _topk_batch(cache, [(e['full_ids'], e['n_p']) for e in rows], batch, x.shape[1], dev) if cache is not None else None
+        if fused:                                    # hidden states in, logits computed per chunk inside the loss
+            cap = {}
+            hk = body.register_forward_hook(lambda mod, a, out: cap.__setitem__('h', out.last_hidden_state))
+            try:
                 with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-                    s = student(input_ids=x, attention_mask=m).logits[:, :-1]
-                lab = y[:, 1:]; mask = lab != -100
-                if cache is None:
-                    t = _teacher_logits(teacher, x, m, cfg.teacher_bf16)[:, :-1].to(dev)
-                    kd = kd_loss(s, t, mask, cfg.kind, cfg.temperature, cfg.beta, cfg.alpha, cfg.chunk_size); del t
-                else:
-                    kd = topk_kd_loss(s, *_topk_batch(cache, full, batch, x.shape[1], dev), mask, cfg.temperature, cfg.chunk_size)
-                loss = kd
-                if cfg.ce_weight > 0:
-                    ce = torch.nn.functional.cross_entropy(s.float().reshape(-1, s.shape[-1]), lab.reshape(-1), ignore_index=-100)
-                    loss = (1 - cfg.ce_weight) * kd + cfg.ce_weight * ce
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(student.parameters(), cfg.grad_clip)
-                opt.step(); sched.step(); opt.zero_grad(set_to_none=True)
-                stats['steps'] += 1; stats['examples'] += len(batch); stats['losses'].append(loss.item()); stats['kd_losses'].append(kd.item())
-                for c, v in charge.items(): stats['charged'][c] += v
-                bar.update(1); bar.set_postfix(loss=f"{loss.item():.3f}", tokens=sum(stats['charged'].values()))
-                if on_step: on_step(stats)
-                if cut: stats['stopped_by_budget'] = True; break
-            if stats['stopped_by_budget']: break
-    finally:
-        bar.close(); student.eval()
-    stats['seconds'] = time.time() - t0
-    return stats
+                    model(input_ids=x, attention_mask=am, logits_to_keep=1)
+            finally: hk.remove()
+            hs, kw = cap['h'][:, :-1], dict(chunk_rows=cfg.chunk_size * x.shape[0], ce_weight=cfg.ce_weight, labels=lab.clamp(min=0), matmul_dtype=mm, return_kd=True)
+            if cache is None:
+                ht, Wt = _teacher_hidden(teacher, x, am)
+                loss, kd = fused_kd_loss(hs, head.weight, ht[:, :-1].to(dev), Wt.to(dev), mask, cfg.kind, cfg.temperature, cfg.beta, cfg.alpha, **kw)
+            else: loss, kd = fused_topk_kd_loss(hs, head.weight, *topk, mask, cfg.temperature, **kw)
+        else:                                        # full logits + the sequence-chunked loss
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+                s = model(input_ids=x, attention_mask=am).logits[:, :-1]
+            if cache is None:
+                t = _teacher_logits(teacher, x, am, cfg.teacher_bf16)[:, :-1].to(dev)
+                kd = kd_loss(s, t, mask, cfg.kind, cfg.temperature, cfg.beta, cfg.alpha, cfg.chunk_size); del t
+            else: kd = topk_kd_loss(s, *topk, mask, cfg.temperature, cfg.chunk_size)
+            loss = kd
+            if cfg.ce_weight > 0:
+                ce = torch.nn.functional.cross_entropy(s.float().reshape(-1, s.shape[-1]), lab.reshape(-1), ignore_index=-100)
+                loss = (1 - cfg.ce_weight) * kd + cfg.ce_weight * ce
+        return loss, {'kd_losses': kd.item()}
+
+    extra = dict(kd_losses=[], on_policy_batches=0, student_generated={'prompt': 0, 'completion': 0}, fused=fused,
+                 charged={'student_train_prompt': 0, 'student_train_label': 0, 'teacher_scoring': 0})
+    return train_loop(student, enc, cfg, ledger, fit=lambda b, led, c: _kd_fit(b, led, c, live=cache is None),
+                      charge=lambda kept: {**batch_charge(kept, cfg.count_prompt, cfg.count_padding), **(teacher_charge(kept, cfg.count_padding) if cache is None else {})},
+                      loss_fn=loss_fn, before_batch=before_batch if lmbda > 0 else None, optimizer=optimizer, accelerator=accelerator,
+                      checkpoint_dir=checkpoint_dir, save_every=save_every, progress=progress, on_step=on_step, desc=desc, extra_stats=extra)
 
 def kd_train(student, teacher, tok, pairs: list[tuple], cfg: KDConfig | None = None, ledger: TokenLedger | None = None,
-             topk_cache=None, optimizer=None, progress: bool = True, on_step=None) -> dict:
+             topk_cache=None, optimizer=None, progress: bool = True, on_step=None, checkpoint_dir=None, save_every: int = 0,
+             accelerator=None) -> dict:
     """Logit KD on `(prompt, response)` pairs from a live `teacher` (charged to `teacher_scoring`) or a `topk_cache`
-    folder (teacher may be None; nothing charged to the teacher), until done or the ledger's budget is spent."""
-    return _train(student, teacher, tok, pairs, cfg, ledger, topk_cache=topk_cache, optimizer=optimizer, progress=progress, on_step=on_step)
+    folder (teacher may be None; nothing charged to the teacher), until done or the ledger's budget is spent.
+    Checkpoint/resume and `accelerator` as in `capdistill.sft.train_loop`."""
+    return _train(student, teacher, tok, pairs, cfg, ledger, topk_cache=topk_cache, optimizer=optimizer, progress=progress, on_step=on_step,
+                  checkpoint_dir=checkpoint_dir, save_every=save_every, accelerator=accelerator)
 
 def gkd_train(student, teacher, tok, pairs: list[tuple], cfg: KDConfig | None = None, ledger: TokenLedger | None = None,
               lmbda: float = 0.5, max_new_tokens: int = 64, gen_temperature: float = 1.0, top_p: float = 1.0,
-              optimizer=None, progress: bool = True, on_step=None) -> dict:
+              optimizer=None, progress: bool = True, on_step=None, checkpoint_dir=None, save_every: int = 0, accelerator=None) -> dict:
     """GKD-style on-policy distillation: per batch, with probability `lmbda` the responses are the student's own samples
     (`gen_temperature`, `top_p`, `max_new_tokens`), scored by the teacher; otherwise the given responses (as `kd_train`)."""
     if not 0 <= lmbda <= 1: raise ValueError(f"gkd_train: lmbda={lmbda} must be in [0, 1]")
     return _train(student, teacher, tok, pairs, cfg, ledger, lmbda=lmbda, optimizer=optimizer, progress=progress, on_step=on_step,
-                  gen_kw=dict(max_new_tokens=max_new_tokens, temperature=gen_temperature, top_p=top_p), desc='gkd')
+                  checkpoint_dir=checkpoint_dir, save_every=save_every, accelerator=accelerator, gen_kw=dict(max_new_tokens=max_new_tokens, temperature=gen_temperature, top_p=top_p), desc='gkd')
 
 @torch.no_grad()
 def heldout_divergence(student, teacher, tok, pairs: list[tuple], kind: str = 'forward_kl', temperature: float = 1.0,

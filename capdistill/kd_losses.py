@@ -9,7 +9,8 @@ from functools import partial
 import torch
 
 # %% auto #0
-__all__ = ['KINDS', 'pointwise_divergence', 'ChunkedLoss', 'kd_loss', 'topk_kd_loss', 'teacher_topk']
+__all__ = ['KINDS', 'pointwise_divergence', 'ChunkedLoss', 'kd_loss', 'topk_kd_loss', 'teacher_topk', 'FusedLinearLoss',
+           'fused_kd_loss', 'fused_topk_kd_loss']
 
 # %% ../nbs/51_kd_losses.ipynb #35750a58
 KINDS = ('forward_kl', 'reverse_kl', 'jsd', 'skew_kl', 'skew_reverse_kl', 'tvd')
@@ -126,3 +127,124 @@ def topk_kd_loss(student_logits, topk_logprobs, topk_indices, mask=None, tempera
 def teacher_topk(teacher_logits, k: int, temperature: float = 1.0):
     "Top-k `(log-probs, indices)` of the teacher's distribution at `temperature` (the inputs of `topk_kd_loss`)."
     return torch.log_softmax(teacher_logits.float() / temperature, -1).topk(k, dim=-1)
+
+# %% ../nbs/51_kd_losses.ipynb #9e4964a3
+class FusedLinearLoss(torch.autograd.Function):
+    """(Σ_rows w·fn(h Wᵀ, *aux)[0], Σ_rows w·fn(...)[1]) over chunks of rows; the gradients of `h` (N×H) and `W` (V×H)
+    are computed chunk by chunk in forward, so the N×V logits never exist. The second output is a non-differentiable side value."""
+    @staticmethod
+    def forward(ctx, h, W, w, fn, chunk, mm_dtype, *aux):
+        need_h, need_W = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        total = torch.zeros((), dtype=torch.float32, device=h.device); side = torch.zeros_like(total)
+        gh = torch.zeros(h.shape, dtype=torch.float32, device=h.device) if need_h else None
+        gW = torch.zeros(W.shape, dtype=torch.float32, device=W.device) if need_W else None
+        Wm = W.detach().to(mm_dtype or W.dtype)
+        with torch.autocast(h.device.type, enabled=False):
+            for a in range(0, h.shape[0], chunk):
+                hc = h[a:a + chunk].detach().to(Wm.dtype)
+                wc = w[a:a + chunk]
+                s = (hc @ Wm.T).float()
+                out = fn(s, *(x[a:a + chunk] for x in aux))
+                if len(out) == 3:                    # closed-form d rows / d s
+                    rows, side_rows, gs = out
+                    gs = (gs * wc[:, None]).to(Wm.dtype)
+                else:
+                    with torch.enable_grad():
+                        s.requires_grad_()
+                        rows, side_rows = fn(s, *(x[a:a + chunk] for x in aux))
+                        gs, = torch.autograd.grad((rows * wc).sum(), s)
+                    gs = gs.to(Wm.dtype)
+                del s, out
+                total += (rows.detach() * wc).sum(); side += (side_rows.detach() * wc).sum()
+                if need_h: gh[a:a + chunk] = (gs @ Wm).float()
+                if need_W: gW += (gs.T @ hc).float()
+        ctx.save_for_backward(gh.to(h.dtype) if need_h else None, gW.to(W.dtype) if need_W else None)
+        ctx.n_aux = len(aux); ctx.mark_non_differentiable(side)
+        return total, side
+
+    @staticmethod
+    def backward(ctx, g, _g_side):
+        gh, gW = ctx.saved_tensors
+        return (None if gh is None else gh * g, None if gW is None else gW * g, None, None, None, None, *[None] * ctx.n_aux)
+
+def _closed_form(kind, s, t, tau, beta, alpha):
+    "Per-row divergence and its gradient w.r.t. the student logits `s` for the kinds that have a cheap closed form, else None."
+    if kind == 'jsd' and beta in (0, 1): kind = 'forward_kl' if beta == 0 else 'reverse_kl'
+    if kind in ('skew_kl', 'skew_reverse_kl') and alpha == 0: kind = 'forward_kl' if kind == 'skew_kl' else 'reverse_kl'
+    if kind not in ('forward_kl', 'reverse_kl', 'jsd'): return None
+    lps, lpt = torch.log_softmax(s / tau, -1), torch.log_softmax(t / tau, -1)
+    ps = lps.exp()
+    if kind == 'forward_kl':                 # ∂/∂s KL(P‖Q) = (Q − P)/τ
+        pt = lpt.exp()
+        rows = torch.xlogy(pt, pt).sum(-1) - (pt * lps).sum(-1)
+        return rows, ps.sub_(pt).div_(tau)
+    if kind == 'reverse_kl':                 # ∂/∂s KL(Q‖P) = Q ⊙ (L − KL)/τ, L = log Q − log P
+        L = lps.sub_(lpt)
+        rows = (ps * L).sum(-1)
+        return rows, L.sub_(rows[:, None]).mul_(ps).div_(tau)
+    lm = torch.logaddexp(lpt + math.log(beta), lps + math.log1p(-beta))      # JSD(β): ∂/∂Q = (1−β) log(Q/M)
+    pt = lpt.exp()
+    rows = beta * (pt * (lpt - lm)).sum(-1)
+    L = lps.sub_(lm); del lm
+    q_term = (ps * L).sum(-1)
+    rows = rows + (1 - beta) * q_term
+    return rows, L.sub_(q_term[:, None]).mul_(ps).mul_((1 - beta) / tau)
+
+def _fused_live_rows(s, ht, lab, Wt, kind, tau, beta, alpha, scale, ce_w):
+    with torch.no_grad(): t = (ht.to(Wt.dtype) @ Wt.T).float()        # the teacher's logits of this chunk only
+    if not s.requires_grad and (cf := _closed_form(kind, s, t, tau, beta, alpha)) is not None:
+        kd, g = cf
+        kd, g = kd * scale, g.mul_(scale)
+        if not ce_w: return kd, kd, g
+        lp = torch.log_softmax(s, -1)
+        ce = -lp.gather(-1, lab[:, None])[:, 0]
+        gce = lp.exp_(); gce[torch.arange(len(lab)), lab] -= 1          # ∂CE/∂s = softmax(s) − onehot
+        return (1 - ce_w) * kd + ce_w * ce, kd, g.mul_(1 - ce_w).add_(gce, alpha=ce_w)
+    kd = _dense_rows(s, t, kind, tau, beta, alpha) * scale
+    if not ce_w: return kd, kd
+    return (1 - ce_w) * kd + ce_w * torch.nn.functional.cross_entropy(s, lab, reduction='none'), kd
+
+def _fused_topk_rows(s, vals, idx, lab, tau, scale, ce_w):
+    kd = _topk_rows(s, vals, idx, tau) * scale
+    if not ce_w: return kd, kd
+    return (1 - ce_w) * kd + ce_w * torch.nn.functional.cross_entropy(s, lab, reduction='none'), kd
+
+def _select(mask, h, *xs):
+    "Rows of B×T×… tensors at the positions where `mask` (B×T) is nonzero, and the mean weights."
+    m = mask.bool()
+    if m.shape != h.shape[:2]: raise ValueError(f"fused kd loss: mask has shape {tuple(m.shape)}, expected {tuple(h.shape[:2])} (the hidden states' B×T)")
+    n = int(m.sum())
+    return n, h[m], [x[m] if x is not None else None for x in xs]
+
+def _checked_kind(kind, beta, alpha, temperature):
+    if kind not in KINDS: raise ValueError(f"unknown KD loss kind {kind!r}: use one of {', '.join(KINDS)}")
+    if not 0 <= beta <= 1: raise ValueError(f"kd_loss: beta={beta} must be in [0, 1]")
+    if not 0 <= alpha < 1: raise ValueError(f"kd_loss: alpha={alpha} must be in [0, 1)")
+    if temperature <= 0: raise ValueError(f"kd_loss: temperature={temperature} must be > 0")
+
+def fused_kd_loss(student_hidden, student_head, teacher_hidden, teacher_head, mask, kind: str = 'forward_kl', temperature: float = 1.0,
+                  beta: float = 0.5, alpha: float = 0.1, chunk_rows: int = 256, t2_scale: bool = True, ce_weight: float = 0.0,
+                  labels=None, matmul_dtype=None, return_kd: bool = False):
+    """`kd_loss` of the logits `student_hidden @ student_headᵀ` vs `teacher_hidden @ teacher_headᵀ` without materializing
+    them: hidden states B×T×H (aligned: position j predicts token j+1), heads V×H, `mask` B×T. With `ce_weight`,
+    loss = (1-w)·KD + w·CE(`labels`, B×T). `return_kd` also returns the KD part (no gradient)."""
+    _checked_kind(kind, beta, alpha, temperature)
+    if ce_weight and labels is None: raise ValueError("fused_kd_loss: ce_weight > 0 needs the labels (B×T token ids)")
+    n, hs, (ht, lab) = _select(mask, student_hidden, teacher_hidden, labels)
+    if lab is None: lab = torch.zeros(n, dtype=torch.long, device=hs.device)
+    w = torch.full((n,), 1.0 / max(n, 1), device=hs.device)
+    fn = partial(_fused_live_rows, Wt=teacher_head.detach().to(matmul_dtype or teacher_head.dtype), kind=kind, tau=float(temperature),
+                 beta=float(beta), alpha=float(alpha), scale=float(temperature) ** 2 if t2_scale else 1.0, ce_w=float(ce_weight))
+    loss, kd = FusedLinearLoss.apply(hs, student_head, w, fn, int(chunk_rows), matmul_dtype, ht.detach(), lab)
+    return (loss, kd) if return_kd else loss
+
+def fused_topk_kd_loss(student_hidden, student_head, topk_logprobs, topk_indices, mask, temperature: float = 1.0, chunk_rows: int = 256,
+                       t2_scale: bool = True, ce_weight: float = 0.0, labels=None, matmul_dtype=None, return_kd: bool = False):
+    "`topk_kd_loss` from hidden states and the LM head, fused like `fused_kd_loss` (top-k values/indices B×T×k)."
+    if ce_weight and labels is None: raise ValueError("fused_topk_kd_loss: ce_weight > 0 needs the labels (B×T token ids)")
+    n, hs, (v, i, lab) = _select(mask, student_hidden, topk_logprobs, topk_indices, labels)
+    if lab is None: lab = torch.zeros(n, dtype=torch.long, device=hs.device)
+    w = torch.full((n,), 1.0 / max(n, 1), device=hs.device)
+    fn = partial(_fused_topk_rows, tau=float(temperature), scale=float(temperature) ** 2 if t2_scale else 1.0, ce_w=float(ce_weight))
+    loss, kd = FusedLinearLoss.apply(hs, student_head, w, fn, int(chunk_rows), matmul_dtype, v.detach(), i, lab)
+    return (loss, kd) if return_kd else loss

@@ -4,15 +4,19 @@
 
 # %% ../nbs/50_sft.ipynb #95c6ab40
 from __future__ import annotations
-import math, time
+import copy, ctypes, json, math, os, random, shutil, sys, time
 from dataclasses import dataclass
+from pathlib import Path
+import numpy as np
 import torch
 from .core import cfield
 from .ledger import TokenLedger, BudgetExceeded
 from .models import encode_chat
+from .rundir import write_json_atomic
 
 # %% auto #0
-__all__ = ['SFTConfig', 'apply_lora', 'batch_charge', 'sft_train']
+__all__ = ['SFTConfig', 'apply_lora', 'batch_charge', 'epoch_order', 'latest_checkpoint', 'save_checkpoint', 'load_checkpoint',
+           'release_freed_memory', 'optimizer_step_and_record', 'train_loop', 'sft_train']
 
 # %% ../nbs/50_sft.ipynb #bc6576d9
 @dataclass
@@ -69,43 +73,164 @@ def _fit_batch(batch, ledger, cfg):
             if ledger.fits_many(batch_charge(cand, cfg.count_prompt, cfg.count_padding)): out = cand; break
     return out, k < len(batch)
 
-def sft_train(model, tok, pairs: list[tuple], cfg: SFTConfig | None = None, ledger: TokenLedger | None = None,
-              optimizer=None, progress: bool = True, on_step=None) -> dict:
-    "Train on `(prompt, response)` pairs until done or the ledger's training budget is spent; returns stats."
+def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
+    "The shuffled example order of `epoch`: a function of `(seed, epoch)` only, so a resumed run continues it exactly."
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch)).tolist()
+
+# %% ../nbs/50_sft.ipynb #85adf7fd
+def _sharded(acc) -> bool: return acc.distributed_type.name in ('DEEPSPEED', 'FSDP')
+
+def latest_checkpoint(checkpoint_dir) -> Path | None:
+    "The newest complete checkpoint folder under `checkpoint_dir` (None if there is none)."
+    if checkpoint_dir is None or not Path(checkpoint_dir).is_dir(): return None
+    done = sorted(p for p in Path(checkpoint_dir).glob('step_*') if (p / 'state.json').exists())
+    return done[-1] if done else None
+
+def _trainable(model) -> dict:
+    return {n: p.detach().contiguous().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+def save_checkpoint(checkpoint_dir, acc, model, opt, sched, gen, ledger, stats, cursor, keep: int = 2) -> Path:
+    "Atomically write a checkpoint of the training state (see above); every rank calls it, the main process writes."
+    from safetensors.torch import save_file
+    root = Path(checkpoint_dir); final = root / f"step_{stats['steps']:06d}"; tmp = root / f".{final.name}.tmp"
+    if acc.is_main_process:
+        root.mkdir(parents=True, exist_ok=True)
+        if tmp.exists(): shutil.rmtree(tmp)
+        tmp.mkdir()
+    acc.wait_for_everyone()
+    if _sharded(acc): acc.save_state(str(tmp / 'accelerate'))
+    elif acc.is_main_process:
+        save_file(_trainable(acc.unwrap_model(model)), str(tmp / 'model.safetensors'))
+        torch.save({'optimizer': opt.state_dict()}, tmp / 'optimizer.pt')
+    if acc.is_main_process:
+        torch.save({'scheduler': sched.state_dict(), 'torch': torch.get_rng_state(), 'random': random.getstate(),
+                    'numpy': np.random.get_state(), 'gen': gen.get_state()}, tmp / 'rng_sched.pt')
+        write_json_atomic(tmp / 'state.json', {'cursor': cursor, 'ledger': ledger.to_dict(), 'stats': stats})
+        if final.exists(): shutil.rmtree(final)
+        os.replace(tmp, final)
+        for old in sorted(p for p in root.glob('step_*') if (p / 'state.json').exists())[:-keep]: shutil.rmtree(old, ignore_errors=True)
+    acc.wait_for_everyone()
+    return final
+
+def load_checkpoint(ck, acc, model, opt, sched, gen, ledger, stats) -> list[int]:
+    "Restore a checkpoint written by `save_checkpoint` into the live objects; returns the cursor `[epoch, position]`."
+    from safetensors.torch import load_file
+    ck = Path(ck); st = json.loads((ck / 'state.json').read_text())
+    if _sharded(acc): acc.load_state(str(ck / 'accelerate'))
+    else:
+        m = acc.unwrap_model(model)
+        sd = load_file(str(ck / 'model.safetensors'))
+        missing = set(n for n, p in m.named_parameters() if p.requires_grad) - set(sd)
+        if missing: raise ValueError(f"{ck}/model.safetensors lacks trainable weights {sorted(missing)[:3]}: it was written for another model "
+                                     "or LoRA setting; use another checkpoint_dir or delete this one")
+        with torch.no_grad():
+            params = dict(m.named_parameters())
+            for n, v in sd.items(): params[n].copy_(v)
+        opt.load_state_dict(torch.load(ck / 'optimizer.pt', weights_only=False)['optimizer'])
+    r = torch.load(ck / 'rng_sched.pt', weights_only=False)
+    sched.load_state_dict(r['scheduler']); torch.set_rng_state(r['torch']); random.setstate(r['random'])
+    np.random.set_state(r['numpy']); gen.set_state(r['gen'])
+    ledger.spent = {c: int(n) for c, n in st['ledger']['spent'].items()}
+    stats.clear(); stats.update(st['stats'])
+    return st['cursor']
+
+# %% ../nbs/50_sft.ipynb #143b0744
+def release_freed_memory():
+    "glibc only: fixed 1 MB mmap/trim thresholds and at most 2 arenas, so freed training buffers go back to the OS (see above)."
+    if os.environ.get('CAPDISTILL_NO_MALLOPT') or not sys.platform.startswith('linux'): return False
+    try: libc = ctypes.CDLL('libc.so.6')
+    except OSError: return False
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8
+    return all(libc.mallopt(k, v) == 1 for k, v in ((M_MMAP_THRESHOLD, 1 << 20), (M_TRIM_THRESHOLD, 1 << 20), (M_ARENA_MAX, 2)))
+
+def optimizer_step_and_record(acc, model, opt, sched, cfg, stats, loss, charge, n_examples, bar=None, extra: dict | None = None):
+    "The shared tail of a training step: clip and step on synchronizing micro-batches, then record loss, examples and charge."
+    if acc.sync_gradients:
+        acc.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step(); sched.step(); opt.zero_grad(set_to_none=True)
+    loss = acc.reduce(loss.detach().float(), 'mean').item() if acc.num_processes > 1 else loss.item()
+    stats['steps'] += 1; stats['examples'] += n_examples; stats['losses'].append(loss)
+    for k, v in (extra or {}).items(): stats[k].append(v)
+    for k, v in charge.items(): stats['charged'][k] = stats['charged'].get(k, 0) + v
+    if bar is not None: bar.update(1); bar.set_postfix(loss=f"{loss:.3f}", tokens=sum(stats['charged'].values()))
+
+def _gather_rows(acc, local):
+    "Every rank's `(id, length, n_prompt)` rows, interleaved by rank: the global batch in a rank-independent order."
+    mine = [(e['id'], len(e['ids']), e['n_p']) for e in local]
+    per = [mine] if acc.num_processes == 1 else __import__('accelerate.utils', fromlist=['gather_object']).gather_object([mine])
+    return [(r, i, per[r][i]) for i in range(max(map(len, per))) for r in range(len(per)) if i < len(per[r])]
+
+def train_loop(model, examples: list[dict], cfg, ledger, *, fit, charge, loss_fn, before_batch=None, optimizer=None,
+               accelerator=None, checkpoint_dir=None, save_every: int = 0, progress=True, on_step=None, desc='train', extra_stats=None):
+    """Shared budgeted loop. `examples`: dicts with `id`, `ids`, `n_p` (and whatever `before_batch`/`loss_fn` use);
+    `fit(global_batch, ledger, cfg)` -> (kept, cut) on `(ids, n_p)` stand-ins; `charge(kept)` -> ledger charges;
+    `loss_fn(model, local_rows)` -> (loss, {stat: value}); `before_batch(rows, stats, gen)` may replace a rank's rows."""
     from tqdm.auto import tqdm
-    cfg = cfg or SFTConfig(); ledger = ledger or TokenLedger()
-    dev = next(model.parameters()).device
-    g = torch.Generator().manual_seed(cfg.seed)
-    enc = [encode_chat(tok, p, r, cfg.max_length) for p, r in pairs]
-    enc = [e for e in enc if len(e[0]) > e[1]]                    # at least one label token
+    acc = accelerator
+    if acc is None:
+        from accelerate import Accelerator
+        acc = Accelerator()
+    W, R = acc.num_processes, acc.process_index
+    release_freed_memory()
     opt = optimizer or torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / (cfg.warmup_steps + 1)))
-    model.train()
-    stats = dict(steps=0, examples=0, losses=[], charged={'student_train_prompt': 0, 'student_train_label': 0}, stopped_by_budget=False)
-    n_batches = cfg.epochs * math.ceil(len(enc) / cfg.batch_size)
-    bar = tqdm(total=n_batches, disable=not progress, desc='sft')
-    t0 = time.time()
+    model, opt = acc.prepare(model, opt)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    stats = {**dict(steps=0, examples=0, losses=[], charged={'student_train_prompt': 0, 'student_train_label': 0}, stopped_by_budget=False,
+                    finished=False, consumed=[], consumed_local=[]), **copy.deepcopy(extra_stats or {})}
+    cursor = [0, 0]
+    ck = latest_checkpoint(checkpoint_dir)
+    if ck is not None:
+        cursor = load_checkpoint(ck, acc, model, opt, sched, gen, ledger, stats)
+        stats['resumed_from'] = str(ck)
+        if stats['finished']: return stats
+    GB = cfg.batch_size * W
+    bar = tqdm(total=cfg.epochs * math.ceil(len(examples) / GB), initial=stats['steps'], disable=not progress or not acc.is_main_process, desc=desc)
+    save = lambda cur: save_checkpoint(checkpoint_dir, acc, model, opt, sched, gen, ledger, stats, cur) if checkpoint_dir else None
+    model.train(); t0 = time.time()
     try:
-        for ep in range(cfg.epochs):
-            order = torch.randperm(len(enc), generator=g).tolist()
-            for b in range(0, len(order), cfg.batch_size):
-                batch, cut = _fit_batch([enc[i] for i in order[b:b + cfg.batch_size]], ledger, cfg)
-                if not batch: stats['stopped_by_budget'] = True; break
-                charge = ledger.charge_many(batch_charge(batch, cfg.count_prompt, cfg.count_padding))
-                x, m, y = _collate(batch, tok.pad_token_id, dev)
-                with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-                    logits = model(input_ids=x, attention_mask=m).logits
-                loss = torch.nn.functional.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), y[:, 1:].reshape(-1), ignore_index=-100)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                opt.step(); sched.step(); opt.zero_grad(set_to_none=True)
-                stats['steps'] += 1; stats['examples'] += len(batch); stats['losses'].append(loss.item())
-                for k, v in charge.items(): stats['charged'][k] += v
-                bar.update(1); bar.set_postfix(loss=f"{loss.item():.3f}", tokens=sum(stats['charged'].values()))
-                if on_step: on_step(stats)
+        for ep in range(cursor[0], cfg.epochs):
+            if stats['finished']: break
+            order = epoch_order(len(examples), cfg.seed, ep)
+            for b in range(cursor[1] if ep == cursor[0] else 0, len(order), GB):
+                local = [examples[i] for i in order[b:b + GB]][R::W]
+                if before_batch is not None: local = before_batch(acc.unwrap_model(model), local, stats, gen)
+                rows = _gather_rows(acc, local)
+                if W > 1 and len({r for r, _, _ in rows}) < W: continue      # a rank got no rows (epoch tail): skip on all ranks
+                kept, cut = fit([(range(L), n_p) for _, _, (_, L, n_p) in rows], ledger, cfg)
+                if W > 1 and len({r for (r, _, _), _ in zip(rows, kept)}) < W: kept, cut = [], True
+                if not kept: stats['stopped_by_budget'] = True; break
+                ch = ledger.charge_many(charge(kept))
+                mine = [{**local[i], 'ids': local[i]['ids'][:len(k[0])]} for (r, i, _), k in zip(rows, kept) if r == R]
+                stats['consumed'] += [e[0] for (_, _, e) in rows[:len(kept)]]; stats['consumed_local'] += [e['id'] for e in mine]
+                with acc.accumulate(model):
+                    loss, extra = loss_fn(model, mine)
+                    acc.backward(loss)
+                    optimizer_step_and_record(acc, model, opt, sched, cfg, stats, loss, ch, len(kept), bar, extra)
                 if cut: stats['stopped_by_budget'] = True; break
+                if save_every and stats['steps'] % save_every == 0 and acc.sync_gradients: save([ep, b + GB])
+                if on_step: on_step(stats)
             if stats['stopped_by_budget']: break
+        stats['finished'] = True
+        stats['seconds'] = stats.get('seconds', 0) + time.time() - t0
+        save([cfg.epochs, 0])
     finally:
         bar.close(); model.eval()
-    stats['seconds'] = time.time() - t0
     return stats
+
+def sft_train(model, tok, pairs: list[tuple], cfg: SFTConfig | None = None, ledger: TokenLedger | None = None,
+              optimizer=None, progress: bool = True, on_step=None, checkpoint_dir=None, save_every: int = 0, accelerator=None) -> dict:
+    """Train on `(prompt, response)` pairs until done or the ledger's training budget is spent; returns stats.
+    With `checkpoint_dir` (and `save_every` steps) it checkpoints, and resumes from the newest checkpoint there."""
+    cfg = cfg or SFTConfig(); ledger = ledger or TokenLedger()
+    enc = [dict(id=i, ids=ids, n_p=n_p) for i, (p, r) in enumerate(pairs) for ids, n_p in [encode_chat(tok, p, r, cfg.max_length)]]
+    enc = [e for e in enc if len(e['ids']) > e['n_p']]                    # at least one label token
+    def loss_fn(m, rows):
+        dev = next(m.parameters()).device
+        x, am, y = _collate([(e['ids'], e['n_p']) for e in rows], tok.pad_token_id, dev)
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+            logits = m(input_ids=x, attention_mask=am).logits
+        return torch.nn.functional.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), y[:, 1:].reshape(-1), ignore_index=-100), {}
+    return train_loop(model, enc, cfg, ledger, fit=_fit_batch, charge=lambda kept: batch_charge(kept, cfg.count_prompt, cfg.count_padding),
+                      loss_fn=loss_fn, optimizer=optimizer, accelerator=accelerator, checkpoint_dir=checkpoint_dir, save_every=save_every,
+                      progress=progress, on_step=on_step, desc='sft')
