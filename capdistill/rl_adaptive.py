@@ -14,7 +14,7 @@ from .rundir import RunDir, write_json_atomic, write_jsonl_atomic
 from .models import generate, encode_chat, chat_text
 from .metrics import teaching_metrics
 from .generators import GENERATORS, TASK_GENERATORS
-from .rl_grpo import LedgerCallback, grpo_args, grpo_train, prompt_token_count, score_completion, _task_rows, _text
+from .rl_grpo import LedgerCallback, grpo_args_from, lora_config, jsonl_recorder, grpo_train, prompt_token_count, score_completion, _task_rows, _text
 
 # %% auto #0
 __all__ = ['PROBE_ASK', 'TEACHER_SYSTEM', 'RCLConfig', 'rcl_reward', 'load_rcl_items', 'probe_prompt', 'student_prompt',
@@ -232,19 +232,9 @@ def run_rcl(cfg: RCLConfig, output_dir, fresh: bool = False, progress: bool = Tr
                             ledger=rd.ledger, progress=False)
             teacher.save_pretrained(out / 'teacher_sft'); tok.save_pretrained(out / 'teacher_sft')
             teacher, tok = _load(str(out / 'teacher_sft'), cfg)     # the GRPO reference model is the warmed-up teacher
-        args = grpo_args(out / 'trl', num_generations=cfg.num_generations, max_completion_length=cfg.teaching_max_tokens,
-                         per_device_train_batch_size=cfg.per_device_train_batch_size, max_steps=cfg.max_steps, learning_rate=cfg.learning_rate,
-                         beta=cfg.beta, temperature=cfg.temperature, top_p=cfg.top_p, seed=cfg.seed, use_vllm=cfg.use_vllm,
-                         vllm_mode=cfg.vllm_mode, bf16=cfg.bf16, gradient_checkpointing=cfg.gradient_checkpointing, progress=progress)
-        peft = None
-        if cfg.lora_r:
-            from peft import LoraConfig
-            peft = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, task_type='CAUSAL_LM',
-                              target_modules=['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'])
-        roll = open(out / 'rollouts.jsonl', 'w')
-        def on_records(step, recs, charge):
-            for r in recs: roll.write(json.dumps({'step': step, **r}) + '\n')
-            roll.flush(); rd.state['steps_done'] = step; rd.save()
+        args = grpo_args_from(cfg, out, cfg.teaching_max_tokens, progress)
+        peft = lora_config(cfg.lora_r, cfg.lora_alpha)
+        roll, on_records = jsonl_recorder(out / 'rollouts.jsonl', rd)
         try:
             cb = LedgerCallback(rd.ledger, rcl_step_worst_case(ds, args, stok, cfg), ('teacher_gen_prompt', 'teacher_gen_completion'), on_records=on_records)
             st = grpo_train(teacher, tok, ds, [make_rcl_reward_fn(student, stok, cfg, cb)], args, cb, peft)

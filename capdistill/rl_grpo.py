@@ -18,7 +18,8 @@ from .generators import GENERATORS, TASK_GENERATORS, Sample, verify, generate_sa
 
 # %% auto #0
 __all__ = ['DATASET_TASKS', 'GRPORunConfig', 'prompt_token_count', 'build_grpo_dataset', 'score_completion', 'partial_credit',
-           'make_reward_fn', 'LedgerCallback', 'grpo_args', 'step_worst_case', 'grpo_train', 'run_grpo']
+           'make_reward_fn', 'LedgerCallback', 'grpo_args', 'grpo_args_from', 'lora_config', 'jsonl_recorder',
+           'step_worst_case', 'grpo_train', 'run_grpo']
 
 # %% ../nbs/56_rl_grpo.ipynb #fa2c8ef7
 DATASET_TASKS = ('gsm8k', 'gsm8k:train', 'math500', 'humaneval')
@@ -181,6 +182,28 @@ def grpo_args(output_dir, *, num_generations, max_completion_length, per_device_
                       gradient_checkpointing=gradient_checkpointing, save_strategy='no', report_to='none', disable_tqdm=not progress,
                       dataloader_num_workers=0, **kw)
 
+def grpo_args_from(cfg, out, max_completion_length: int, progress: bool = True, **kw):
+    "`grpo_args` from a run config (`GRPORunConfig`, `RCLConfig`: same TRL field names), logging into `out/trl`."
+    return grpo_args(Path(out) / 'trl', num_generations=cfg.num_generations, max_completion_length=max_completion_length,
+                     per_device_train_batch_size=cfg.per_device_train_batch_size, max_steps=cfg.max_steps, learning_rate=cfg.learning_rate,
+                     beta=cfg.beta, temperature=cfg.temperature, top_p=cfg.top_p, seed=cfg.seed, use_vllm=cfg.use_vllm,
+                     vllm_mode=cfg.vllm_mode, bf16=cfg.bf16, gradient_checkpointing=cfg.gradient_checkpointing, progress=progress, **kw)
+
+def lora_config(r: int, alpha: int):
+    "peft `LoraConfig` on every attention and MLP projection for TRL's `peft_config` (None when `r == 0`)."
+    if not r: return None
+    from peft import LoraConfig
+    return LoraConfig(r=r, lora_alpha=alpha, task_type='CAUSAL_LM',
+                      target_modules=['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'])
+
+def jsonl_recorder(path, rd: RunDir):
+    "(file, on_records) for `LedgerCallback`: append each step's records to `path` and save the run's progress."
+    f = open(path, 'w')
+    def on_records(step, recs, charge):
+        for r in recs: f.write(json.dumps({'step': step, **r}) + '\n')
+        f.flush(); rd.state['steps_done'] = step; rd.save()
+    return f, on_records
+
 def step_worst_case(dataset, args, categories=('student_train_prompt', 'student_train_label')) -> dict:
     "The most one GRPO step can charge: every sequence with the longest prompt and a full-length completion."
     n = args.generation_batch_size
@@ -218,19 +241,9 @@ def run_grpo(cfg: GRPORunConfig, output_dir, fresh: bool = False, progress: bool
     if rd.resumed: rd.ledger = TokenLedger(budgets=budgets); rd.save()     # restart from step 0: nothing of the old run is kept
     seed_everything(cfg.seed)
     ds = build_grpo_dataset(cfg.tasks, cfg.num_prompts, tok, cfg.seed, cfg.difficulty_mix, cfg.max_prompt_tokens)
-    args = grpo_args(out / 'trl', num_generations=cfg.num_generations, max_completion_length=cfg.max_completion_length,
-                     per_device_train_batch_size=cfg.per_device_train_batch_size, max_steps=cfg.max_steps, learning_rate=cfg.learning_rate,
-                     beta=cfg.beta, temperature=cfg.temperature, top_p=cfg.top_p, seed=cfg.seed, use_vllm=cfg.use_vllm,
-                     vllm_mode=cfg.vllm_mode, bf16=cfg.bf16, gradient_checkpointing=cfg.gradient_checkpointing, progress=progress)
-    peft = None
-    if cfg.lora_r:
-        from peft import LoraConfig
-        peft = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, task_type='CAUSAL_LM',
-                          target_modules=['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'])
-    comp = open(out / 'completions.jsonl', 'w')
-    def on_records(step, recs, charge):
-        for r in recs: comp.write(json.dumps({'step': step, **r}) + '\n')
-        comp.flush(); rd.state['steps_done'] = step; rd.save()
+    args = grpo_args_from(cfg, out, cfg.max_completion_length, progress)
+    peft = lora_config(cfg.lora_r, cfg.lora_alpha)
+    comp, on_records = jsonl_recorder(out / 'completions.jsonl', rd)
     with rd:
         try:
             cb = LedgerCallback(rd.ledger, step_worst_case(ds, args), on_records=on_records)
