@@ -228,7 +228,8 @@ def _train(student, teacher, tok, pairs, cfg, ledger, topk_cache=None, lmbda=0.0
     return train_loop(student, enc, cfg, ledger, fit=lambda b, led, c: _kd_fit(b, led, c, live=cache is None),
                       charge=lambda kept: {**batch_charge(kept, cfg.count_prompt, cfg.count_padding), **(teacher_charge(kept, cfg.count_padding) if cache is None else {})},
                       loss_fn=loss_fn, before_batch=before_batch if lmbda > 0 else None, optimizer=optimizer, accelerator=accelerator,
-                      checkpoint_dir=checkpoint_dir, save_every=save_every, progress=progress, on_step=on_step, desc=desc, extra_stats=extra)
+                      checkpoint_dir=checkpoint_dir, save_every=save_every, progress=progress, on_step=on_step, desc=desc, extra_stats=extra,
+                      trim_memory=True)   # teacher + student in memory: peak RSS binds here (see capdistill.sft)
 
 def kd_train(student, teacher, tok, pairs: list[tuple], cfg: KDConfig | None = None, ledger: TokenLedger | None = None,
              topk_cache=None, optimizer=None, progress: bool = True, on_step=None, checkpoint_dir=None, save_every: int = 0,

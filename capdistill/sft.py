@@ -161,7 +161,8 @@ def _gather_rows(acc, local):
     return [(r, i, per[r][i]) for i in range(max(map(len, per))) for r in range(len(per)) if i < len(per[r])]
 
 def train_loop(model, examples: list[dict], cfg, ledger, *, fit, charge, loss_fn, before_batch=None, optimizer=None,
-               accelerator=None, checkpoint_dir=None, save_every: int = 0, progress=True, on_step=None, desc='train', extra_stats=None):
+               accelerator=None, checkpoint_dir=None, save_every: int = 0, progress=True, on_step=None, desc='train', extra_stats=None,
+               trim_memory: bool = False):
     """Shared budgeted loop. `examples`: dicts with `id`, `ids`, `n_p` (and whatever `before_batch`/`loss_fn` use);
     `fit(global_batch, ledger, cfg)` -> (kept, cut) on `(ids, n_p)` stand-ins; `charge(kept)` -> ledger charges;
     `loss_fn(model, local_rows)` -> (loss, {stat: value}); `before_batch(rows, stats, gen)` may replace a rank's rows."""
@@ -171,7 +172,7 @@ def train_loop(model, examples: list[dict], cfg, ledger, *, fit, charge, loss_fn
         from accelerate import Accelerator
         acc = Accelerator()
     W, R = acc.num_processes, acc.process_index
-    release_freed_memory()
+    if trim_memory: release_freed_memory()
     opt = optimizer or torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / (cfg.warmup_steps + 1)))
     model, opt = acc.prepare(model, opt)
