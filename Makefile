@@ -32,7 +32,7 @@ install: $(STAMP)
 # The demo: teacher vs pruned student at a glance (seconds), then the ReAD loop end to end (minutes).
 demo: install
 	$(BIN)/capdistill demo
-	$(BIN)/capdistill read --config configs/read.yml --fresh --figure figures/read_demo.png
+	$(BIN)/capdistill read --config configs/read.yaml --fresh --figure runs/read_demo.png
 
 # Exported modules, clean notebooks and README must already match nbs/ (CI fails otherwise).
 nbs-sync: install

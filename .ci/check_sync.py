@@ -9,6 +9,7 @@
 
 The check compares file contents before/after, so it works on a dirty working tree too.
 """
+
 import hashlib, subprocess, sys, json
 from pathlib import Path
 
@@ -27,15 +28,18 @@ def changed(before, after):
 def render_readme(nb_path):
     "Markdown from index.ipynb: markdown cells verbatim, code cells fenced, `#| hide` cells dropped."
     nb = json.loads(nb_path.read_text())
-    parts = [f"<!-- generated from nbs/index.ipynb by `make readme`: edit the notebook, not this file -->"]
+    parts = ["<!-- generated from nbs/index.ipynb by `make readme`: edit the notebook, not this file -->"]
     for c in nb['cells']:
         src = ''.join(c['source'])
         lines = src.splitlines()
         directives = [l for l in lines if l.startswith('#|')]
-        if any(d.replace(' ', '').startswith('#|hide') for d in directives): continue
+        if any(d.replace(' ', '').startswith('#|hide') for d in directives):
+            continue
         body = '\n'.join(l for l in lines if not l.startswith('#|')).strip('\n')
-        if not body: continue
-        if c['cell_type'] == 'markdown': parts.append(body)
+        if not body:
+            continue
+        if c['cell_type'] == 'markdown':
+            parts.append(body)
         elif c['cell_type'] == 'code':
             lang = 'sh' if body.startswith('!') else 'python'
             parts.append(f"```{lang}\n{body.lstrip('!') if lang == 'sh' else body}\n```")
@@ -44,25 +48,34 @@ def render_readme(nb_path):
 
 def main(write=False):
     problems = []
-    nb_globs = ('nbs/*.ipynb', 'papermill_runs/*.ipynb')
+    nb_globs = ('nbs/**/*.ipynb', 'papermill_runs/*.ipynb')
     before = snapshot(*nb_globs)
     subprocess.run([BIN / 'nbdev_clean'], cwd=ROOT, check=True)
     if (ROOT / 'papermill_runs').exists() and list((ROOT / 'papermill_runs').glob('*.ipynb')):
         subprocess.run([BIN / 'nbdev_clean', '--fname', 'papermill_runs'], cwd=ROOT, check=True)
     if diff := changed(before, snapshot(*nb_globs)):
-        problems.append(f"nbdev_clean changed {diff}: notebooks were committed unclean. They are cleaned now: commit them.")
-    before = snapshot('capdistill/*.py')
+        problems.append(
+            f"nbdev_clean changed {diff}: notebooks were committed unclean. They are cleaned now: commit them."
+        )
+    before = snapshot('capdistill/**/*.py')
     subprocess.run([BIN / 'nbdev_export'], cwd=ROOT, check=True)
-    if diff := changed(before, snapshot('capdistill/*.py')):
-        problems.append(f"nbdev_export changed {diff}: the exported modules were out of sync with nbs/. "
-                        "They are now regenerated: review and commit them.")
+    if diff := changed(before, snapshot('capdistill/**/*.py')):
+        problems.append(
+            f"nbdev_export changed {diff}: the exported modules were out of sync with nbs/. "
+            "They are now regenerated: review and commit them."
+        )
     readme = render_readme(ROOT / 'nbs' / 'index.ipynb')
     current = (ROOT / 'README.md').read_text() if (ROOT / 'README.md').exists() else ''
     if readme != current:
-        if write: (ROOT / 'README.md').write_text(readme)
-        problems.append("README.md differs from nbs/index.ipynb" + (": rewritten." if write else ": run `make readme` and commit."))
-    for p in problems: print('SYNC:', p, file=sys.stderr)
-    if not problems: print('sync: exported modules, clean notebooks and README all match nbs/')
+        if write:
+            (ROOT / 'README.md').write_text(readme)
+        problems.append(
+            "README.md differs from nbs/index.ipynb" + (": rewritten." if write else ": run `make readme` and commit.")
+        )
+    for p in problems:
+        print('SYNC:', p, file=sys.stderr)
+    if not problems:
+        print('sync: exported modules, clean notebooks and README all match nbs/')
     return 0 if (write or not problems) else 1
 
 

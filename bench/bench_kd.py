@@ -2,8 +2,10 @@
 pruned SmolLM2 student, SmolLM2 teacher, same data and batch (B8, ≤T256, bf16), each in a fresh process.
 Prints step time, peak RSS and the ratios (targets: >= 2x faster, <= 0.5x peak memory). capdistill runs its default path:
 fused hidden-states-in KD loss, teacher in bf16 weights, glibc allocator thresholds set by the training loop."""
-import argparse, json, sys, time, tempfile
+
+import argparse, json, sys, tempfile
 from pathlib import Path
+
 sys.path.insert(0, str(Path(__file__).parent))
 from common import run_isolated, peak_rss_mb, gsm8k_pairs, machine_info, StepTimer
 
@@ -11,43 +13,98 @@ B, T, LR = 8, 256, 5e-5
 
 
 def worker(which: str, steps: int, warmup: int):
-    from capdistill.models import load_model
+    from capdistill.core.models import load_model
+
     student, tok = load_model('smollm2-135m-pruned', device='cpu')
     # each side loads the teacher as its own docs do: capdistill in bf16 weights (KDConfig.teacher_bf16, as `capdistill distill`
     # does), TRL in fp32 weights under its bf16 autocast
     teacher, _ = load_model('smollm2-135m-instruct', device='cpu', dtype='bfloat16' if which == 'capdistill' else None)
-    from capdistill.models import encode_chat
-    pool = gsm8k_pairs(B * (steps + warmup + 1) * 3)              # examples that fit T untruncated (TRL's GKD collator requires it)
-    pairs = [pr for pr in pool if len(encode_chat(tok, *pr)[0]) <= T][:B * (steps + warmup + 1)]
+    from capdistill.core.models import encode_chat
+
+    pool = gsm8k_pairs(B * (steps + warmup + 1) * 3)  # examples that fit T untruncated (TRL's GKD collator requires it)
+    pairs = [pr for pr in pool if len(encode_chat(tok, *pr)[0]) <= T][: B * (steps + warmup + 1)]
     timer = StepTimer()
     if which == 'capdistill':
-        from capdistill.kd import KDConfig, kd_train
-        kd_train(student, teacher, tok, pairs, KDConfig(lr=LR, batch_size=B, max_length=T, bf16=True, kind='jsd', beta=0.5, temperature=1.0),
-                 progress=False, on_step=timer)
+        from capdistill.distill.kd import KDConfig, kd_train
+
+        kd_train(
+            student,
+            teacher,
+            tok,
+            pairs,
+            KDConfig(lr=LR, batch_size=B, max_length=T, bf16=True, kind='jsd', beta=0.5, temperature=1.0),
+            progress=False,
+            on_step=timer,
+        )
     else:
         from datasets import Dataset
         from trl.experimental.gkd import GKDConfig, GKDTrainer
-        ds = Dataset.from_list([{'messages': [{'role': 'user', 'content': p}, {'role': 'assistant', 'content': r}]} for p, r in pairs])
+
+        ds = Dataset.from_list(
+            [{'messages': [{'role': 'user', 'content': p}, {'role': 'assistant', 'content': r}]} for p, r in pairs]
+        )
         with tempfile.TemporaryDirectory() as d:
-            args = GKDConfig(output_dir=d, per_device_train_batch_size=B, max_steps=steps + warmup + 1, max_length=T, learning_rate=LR,
-                             bf16=True, use_cpu=True, logging_steps=10 ** 6, save_strategy='no', report_to=[], lmbda=0.0, beta=0.5,
-                             temperature=1.0, seq_kd=False, dataloader_num_workers=0, lr_scheduler_type='constant', warmup_steps=0)
-            GKDTrainer(model=student, teacher_model=teacher, args=args, train_dataset=ds, processing_class=tok, callbacks=[timer.trl_callback()]).train()
+            args = GKDConfig(
+                output_dir=d,
+                per_device_train_batch_size=B,
+                max_steps=steps + warmup + 1,
+                max_length=T,
+                learning_rate=LR,
+                bf16=True,
+                use_cpu=True,
+                logging_steps=10**6,
+                save_strategy='no',
+                report_to=[],
+                lmbda=0.0,
+                beta=0.5,
+                temperature=1.0,
+                seq_kd=False,
+                dataloader_num_workers=0,
+                lr_scheduler_type='constant',
+                warmup_steps=0,
+            )
+            GKDTrainer(
+                model=student,
+                teacher_model=teacher,
+                args=args,
+                train_dataset=ds,
+                processing_class=tok,
+                callbacks=[timer.trl_callback()],
+            ).train()
     times = timer.window(warmup, steps)
-    print(json.dumps({'which': which, 'step_s': sum(times) / len(times), 'peak_rss_mb': peak_rss_mb(), 'n_steps': len(times)}))
+    print(
+        json.dumps(
+            {'which': which, 'step_s': sum(times) / len(times), 'peak_rss_mb': peak_rss_mb(), 'n_steps': len(times)}
+        )
+    )
 
 
 def main(steps=5, warmup=2):
-    ours, trl = run_isolated('bench_kd.py', 'capdistill', steps, warmup), run_isolated('bench_kd.py', 'trl', steps, warmup)
-    res = {'capdistill': ours, 'trl': trl, 'speedup': trl['step_s'] / ours['step_s'], 'rss_ratio': ours['peak_rss_mb'] / trl['peak_rss_mb']}
+    ours, trl = run_isolated('bench_kd.py', 'capdistill', steps, warmup), run_isolated(
+        'bench_kd.py', 'trl', steps, warmup
+    )
+    res = {
+        'capdistill': ours,
+        'trl': trl,
+        'speedup': trl['step_s'] / ours['step_s'],
+        'rss_ratio': ours['peak_rss_mb'] / trl['peak_rss_mb'],
+    }
     print(f"logit-KD step (JSD β=0.5), pruned SmolLM2 student + SmolLM2 teacher, B{B} T≤{T}, bf16 ({machine_info()})")
-    for k in ('capdistill', 'trl'): print(f"  {k:<11} {res[k]['step_s']:.2f} s/step  peak RSS {res[k]['peak_rss_mb']:.0f} MB")
-    print(f"  capdistill vs TRL GKDTrainer: {res['speedup']:.2f}x faster (target >= 2x), {res['rss_ratio']:.2f}x peak RSS (target <= 0.5x)")
+    for k in ('capdistill', 'trl'):
+        print(f"  {k:<11} {res[k]['step_s']:.2f} s/step  peak RSS {res[k]['peak_rss_mb']:.0f} MB")
+    print(
+        f"  capdistill vs TRL GKDTrainer: {res['speedup']:.2f}x faster (target >= 2x), {res['rss_ratio']:.2f}x peak RSS"
+        " (target <= 0.5x)"
+    )
     print(json.dumps(res))
     return res
 
 
 if __name__ == '__main__':
-    ap = argparse.ArgumentParser(description=__doc__); ap.add_argument('--worker', nargs='*'); a = ap.parse_args()
-    if a.worker: worker(a.worker[0], int(a.worker[1]), int(a.worker[2]))
-    else: main()
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument('--worker', nargs='*')
+    a = ap.parse_args()
+    if a.worker:
+        worker(a.worker[0], int(a.worker[1]), int(a.worker[2]))
+    else:
+        main()

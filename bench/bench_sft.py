@@ -1,7 +1,9 @@
 """SFT step: capdistill's token-budgeted loop vs TRL's SFTTrainer on the same model, data and batch (B8, ≤T256,
 bf16 autocast, completion-only loss), each in a fresh process; prints tokens/s, peak RSS and the ratios, plus MFU."""
-import argparse, json, sys, time, tempfile
+
+import argparse, json, sys, tempfile
 from pathlib import Path
+
 sys.path.insert(0, str(Path(__file__).parent))
 from common import run_isolated, peak_rss_mb, gsm8k_pairs, train_flops_per_token, machine_info, StepTimer
 
@@ -9,28 +11,69 @@ B, T, LR = 8, 256, 5e-5
 
 
 def worker(which: str, steps: int, warmup: int):
-    import torch
-    from capdistill.models import load_model, encode_chat
+    from capdistill.core.models import load_model, encode_chat
+
     model, tok = load_model('smollm2-135m-pruned', device='cpu')
     pairs = gsm8k_pairs(B * (steps + warmup) * 2)
     tokens_per_ex = sum(len(encode_chat(tok, p, r, T)[0]) for p, r in pairs) / len(pairs)
     timer = StepTimer()
     if which == 'capdistill':
-        from capdistill.sft import SFTConfig, sft_train
-        sft_train(model.train(), tok, pairs[:B * (steps + warmup + 1)], SFTConfig(lr=LR, batch_size=B, max_length=T, bf16=True), progress=False, on_step=timer)
+        from capdistill.distill.sft import SFTConfig, sft_train
+
+        sft_train(
+            model.train(),
+            tok,
+            pairs[: B * (steps + warmup + 1)],
+            SFTConfig(lr=LR, batch_size=B, max_length=T, bf16=True),
+            progress=False,
+            on_step=timer,
+        )
     else:
         from datasets import Dataset
         from trl import SFTConfig, SFTTrainer
-        ds = Dataset.from_list([{'prompt': [{'role': 'user', 'content': p}], 'completion': [{'role': 'assistant', 'content': r}]} for p, r in pairs])
+
+        ds = Dataset.from_list(
+            [
+                {'prompt': [{'role': 'user', 'content': p}], 'completion': [{'role': 'assistant', 'content': r}]}
+                for p, r in pairs
+            ]
+        )
         with tempfile.TemporaryDirectory() as d:
-            args = SFTConfig(output_dir=d, per_device_train_batch_size=B, max_steps=steps + warmup + 1, max_length=T, learning_rate=LR,
-                             bf16=True, use_cpu=True, logging_steps=10 ** 6, save_strategy='no', report_to=[], completion_only_loss=True,
-                             packing=False, dataloader_num_workers=0, lr_scheduler_type='constant', warmup_steps=0, max_grad_norm=1.0)
-            SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok, callbacks=[timer.trl_callback()]).train()
+            args = SFTConfig(
+                output_dir=d,
+                per_device_train_batch_size=B,
+                max_steps=steps + warmup + 1,
+                max_length=T,
+                learning_rate=LR,
+                bf16=True,
+                use_cpu=True,
+                logging_steps=10**6,
+                save_strategy='no',
+                report_to=[],
+                completion_only_loss=True,
+                packing=False,
+                dataloader_num_workers=0,
+                lr_scheduler_type='constant',
+                warmup_steps=0,
+                max_grad_norm=1.0,
+            )
+            SFTTrainer(
+                model=model, args=args, train_dataset=ds, processing_class=tok, callbacks=[timer.trl_callback()]
+            ).train()
     times = timer.window(warmup, steps)
     step = sum(times) / len(times)
-    print(json.dumps({'which': which, 'step_s': step, 'tokens_per_s': B * tokens_per_ex / step, 'peak_rss_mb': peak_rss_mb(),
-                      'flops_per_token': train_flops_per_token(model), 'tokens_per_step': B * tokens_per_ex}))
+    print(
+        json.dumps(
+            {
+                'which': which,
+                'step_s': step,
+                'tokens_per_s': B * tokens_per_ex / step,
+                'peak_rss_mb': peak_rss_mb(),
+                'flops_per_token': train_flops_per_token(model),
+                'tokens_per_step': B * tokens_per_ex,
+            }
+        )
+    )
 
 
 def main(steps=6, warmup=2):
@@ -38,20 +81,34 @@ def main(steps=6, warmup=2):
     trl = run_isolated('bench_sft.py', 'trl', steps, warmup)
     from bench_matmul import matmul_flops
     import torch
+
     peak = matmul_flops(torch.bfloat16)
-    res = {'capdistill': ours, 'trl': trl, 'speed_ratio': ours['tokens_per_s'] / trl['tokens_per_s'],
-           'rss_ratio': ours['peak_rss_mb'] / trl['peak_rss_mb'], 'bf16_peak_tflops': peak / 1e12,
-           'mfu_capdistill': ours['tokens_per_s'] * ours['flops_per_token'] / peak, 'mfu_trl': trl['tokens_per_s'] * trl['flops_per_token'] / peak}
+    res = {
+        'capdistill': ours,
+        'trl': trl,
+        'speed_ratio': ours['tokens_per_s'] / trl['tokens_per_s'],
+        'rss_ratio': ours['peak_rss_mb'] / trl['peak_rss_mb'],
+        'bf16_peak_tflops': peak / 1e12,
+        'mfu_capdistill': ours['tokens_per_s'] * ours['flops_per_token'] / peak,
+        'mfu_trl': trl['tokens_per_s'] * trl['flops_per_token'] / peak,
+    }
     print(f"SFT step, pruned SmolLM2 student, B{B} T≤{T}, bf16 autocast ({machine_info()})")
     for k in ('capdistill', 'trl'):
-        print(f"  {k:<11} {res[k]['step_s']:.2f} s/step  {res[k]['tokens_per_s']:.0f} tok/s  peak RSS {res[k]['peak_rss_mb']:.0f} MB  MFU {res['mfu_' + k]:.1%}")
+        print(
+            f"  {k:<11} {res[k]['step_s']:.2f} s/step  {res[k]['tokens_per_s']:.0f} tok/s  peak RSS"
+            f" {res[k]['peak_rss_mb']:.0f} MB  MFU {res['mfu_' + k]:.1%}"
+        )
     print(f"  capdistill / TRL: {res['speed_ratio']:.2f}x tokens/s (target >= 1.3x), {res['rss_ratio']:.2f}x peak RSS")
     print(json.dumps(res))
     return res
 
 
 if __name__ == '__main__':
-    ap = argparse.ArgumentParser(description=__doc__); ap.add_argument('--worker', nargs='*'); ap.add_argument('--steps', type=int, default=6)
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument('--worker', nargs='*')
+    ap.add_argument('--steps', type=int, default=6)
     a = ap.parse_args()
-    if a.worker: worker(a.worker[0], int(a.worker[1]), int(a.worker[2]))
-    else: main(a.steps)
+    if a.worker:
+        worker(a.worker[0], int(a.worker[1]), int(a.worker[2]))
+    else:
+        main(a.steps)

@@ -1,4 +1,5 @@
 """Shared helpers for the benchmarks: isolated subprocess runs, peak RSS, data, FLOP counting."""
+
 import json, os, resource, subprocess, sys, time
 from pathlib import Path
 
@@ -12,16 +13,23 @@ def peak_rss_mb() -> float:
 
 def run_isolated(script: str, *args, timeout=1800) -> dict:
     "Run `script --worker ...` in a fresh interpreter (clean peak RSS, no shared caches) and parse its JSON line."
-    r = subprocess.run([sys.executable, str(Path(__file__).parent / script), '--worker', *map(str, args)],
-                       capture_output=True, text=True, timeout=timeout, cwd=ROOT)
-    if r.returncode: raise RuntimeError(f"{script} {args} failed:\n{r.stderr[-3000:]}")
+    r = subprocess.run(
+        [sys.executable, str(Path(__file__).parent / script), '--worker', *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
+    if r.returncode:
+        raise RuntimeError(f"{script} {args} failed:\n{r.stderr[-3000:]}")
     return json.loads([l for l in r.stdout.splitlines() if l.startswith('{')][-1])
 
 
 def gsm8k_pairs(n: int, seed: int = 0):
     "(question, reference solution) pairs from the local GSM8K train split: realistic prompt/response lengths."
     import random
-    from capdistill.data import load_gsm8k, row_meta
+    from capdistill.tasks.data import load_gsm8k, row_meta
+
     ds = load_gsm8k('train')
     idx = random.Random(seed).sample(range(len(ds)), n)
     return [(ds[i]['prompt'], row_meta(ds[i])['solution']) for i in idx]
@@ -29,29 +37,42 @@ def gsm8k_pairs(n: int, seed: int = 0):
 
 def train_flops_per_token(model) -> float:
     "≈ 6 × (parameters doing matmuls): non-embedding weights plus the (tied) LM head; attention scores ignored."
-    from capdistill.models import count_params
+    from capdistill.core.models import count_params
+
     return 6.0 * count_params(model)
 
 
 def machine_info() -> str:
     import platform, torch
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
+
+    return (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__},"
+        f" {torch.get_num_threads()} threads"
+    )
 
 
 class StepTimer:
     "Wall time between consecutive optimizer steps: call it as capdistill's `on_step`, or pass `.trl_callback()` to a TRL trainer."
-    def __init__(self): self.times, self._t = [], None
+
+    def __init__(self):
+        self.times, self._t = [], None
 
     def __call__(self, *_):
         now = time.perf_counter()
-        if self._t is not None: self.times.append(now - self._t)
+        if self._t is not None:
+            self.times.append(now - self._t)
         self._t = now
 
     def trl_callback(self):
         from transformers import TrainerCallback
+
         timer = self
+
         class _Cb(TrainerCallback):
-            def on_step_end(self, args, state, control, **kw): timer()
+            def on_step_end(self, args, state, control, **kw):
+                timer()
+
         return _Cb()
 
-    def window(self, warmup: int, steps: int) -> list[float]: return self.times[warmup:warmup + steps]
+    def window(self, warmup: int, steps: int) -> list[float]:
+        return self.times[warmup : warmup + steps]

@@ -1,9 +1,12 @@
 """Run benchmarks and rewrite bench/RESULTS.md. `python bench/run_all.py [bench_kd bench_sft ...]` runs the named
 benchmarks (default: all), stores each one's printed output and result in bench/results/<name>.json (with the date
 and the machine's load average before and after: other jobs on a shared machine slow both sides of a comparison,
-not always equally), then renders RESULTS.md from every stored result. Numbers in RESULTS.md only ever come from here."""
+not always equally), then renders RESULTS.md from every stored result. Numbers in RESULTS.md only ever come from here.
+"""
+
 import contextlib, datetime, importlib, io, json, os, sys
 from pathlib import Path
+
 sys.path.insert(0, str(Path(__file__).parent))
 from common import machine_info
 
@@ -12,16 +15,26 @@ HERE = Path(__file__).parent
 RES = HERE / 'results'
 
 
-def _load() -> str: return ' '.join(f"{x:.2f}" for x in os.getloadavg())
+def _load() -> str:
+    return ' '.join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def run(name):
-    before = _load(); buf = io.StringIO()
-    with contextlib.redirect_stdout(buf): res = importlib.import_module(name).main()
+    before = _load()
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        res = importlib.import_module(name).main()
     text = '\n'.join(l for l in buf.getvalue().splitlines() if not l.startswith('{'))
-    out = {'bench': name, 'measured': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='minutes'),
-           'machine': machine_info(), 'load': {'before': before, 'after': _load()}, 'text': text, 'res': res}
-    RES.mkdir(exist_ok=True); (RES / f'{name}.json').write_text(json.dumps(out, indent=1, default=str))
+    out = {
+        'bench': name,
+        'measured': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='minutes'),
+        'machine': machine_info(),
+        'load': {'before': before, 'after': _load()},
+        'text': text,
+        'res': res,
+    }
+    RES.mkdir(exist_ok=True)
+    (RES / f'{name}.json').write_text(json.dumps(out, indent=1, default=str))
     print(text, flush=True)
     return out
 
@@ -31,43 +44,90 @@ def _summary(r: dict) -> list[str]:
     kd, sft = r.get('bench_kd', {}).get('res'), r.get('bench_sft', {}).get('res')
     if kd:
         ok = kd['speedup'] >= 2 and kd['rss_ratio'] <= 0.5
-        rows.append(f"| logit-KD step (JSD β=0.5) vs TRL GKDTrainer, B8 T≤256 | {kd['capdistill']['step_s']:.2f} s/step, "
-                    f"{kd['capdistill']['peak_rss_mb']:.0f} MB | {kd['trl']['step_s']:.2f} s/step, {kd['trl']['peak_rss_mb']:.0f} MB | "
-                    f"**{kd['speedup']:.2f}x** faster, **{kd['rss_ratio']:.2f}x** peak RSS | ≥ 2x, ≤ 0.5x | {'yes' if ok else 'no'} |")
+        rows.append(
+            f"| logit-KD step (JSD β=0.5) vs TRL GKDTrainer, B8 T≤256 | {kd['capdistill']['step_s']:.2f} s/step,"
+            f" {kd['capdistill']['peak_rss_mb']:.0f} MB | {kd['trl']['step_s']:.2f} s/step,"
+            f" {kd['trl']['peak_rss_mb']:.0f} MB | **{kd['speedup']:.2f}x** faster, **{kd['rss_ratio']:.2f}x** peak RSS"
+            f" | ≥ 2x, ≤ 0.5x | {'yes' if ok else 'no'} |"
+        )
     if sft:
-        rows.append(f"| SFT step vs TRL SFTTrainer, B8 T≤256 | {sft['capdistill']['tokens_per_s']:.0f} tok/s, {sft['capdistill']['peak_rss_mb']:.0f} MB | "
-                    f"{sft['trl']['tokens_per_s']:.0f} tok/s, {sft['trl']['peak_rss_mb']:.0f} MB | **{sft['speed_ratio']:.2f}x** tok/s, "
-                    f"{sft['rss_ratio']:.2f}x peak RSS | ≥ 1.3x | {'yes' if sft['speed_ratio'] >= 1.3 else 'no'} |")
-    if not rows: return []
-    return ["## Summary (from the stored results below)\n", "| benchmark | capdistill | TRL | ratio | target | met |", "|---|---|---|---|---|---|", *rows, ""]
+        rows.append(
+            f"| SFT step vs TRL SFTTrainer, B8 T≤256 | {sft['capdistill']['tokens_per_s']:.0f} tok/s,"
+            f" {sft['capdistill']['peak_rss_mb']:.0f} MB | {sft['trl']['tokens_per_s']:.0f} tok/s,"
+            f" {sft['trl']['peak_rss_mb']:.0f} MB | **{sft['speed_ratio']:.2f}x** tok/s, {sft['rss_ratio']:.2f}x peak"
+            f" RSS | ≥ 1.3x | {'yes' if sft['speed_ratio'] >= 1.3 else 'no'} |"
+        )
+    if not rows:
+        return []
+    return [
+        "## Summary (from the stored results below)\n",
+        "| benchmark | capdistill | TRL | ratio | target | met |",
+        "|---|---|---|---|---|---|",
+        *rows,
+        "",
+    ]
 
 
 def render():
     r = {p.stem: json.loads(p.read_text()) for p in sorted(RES.glob('*.json'))}
-    out = ["# Benchmark results\n",
-           "Written by `python bench/run_all.py` from `bench/results/*.json`. In every comparison capdistill and the TRL peer ran",
-           "in the same invocation, each in a fresh process (clean peak RSS), on the same model, data and batch; ratios are",
-           "capdistill / peer. Each section names when it was measured and the machine's load average (1/5/15 min) before and",
-           "after: this is a shared 2-core machine, and a load above ~2 means other jobs were competing for the cores.\n",
-           *_summary(r),
-           "How the KD comparison runs: capdistill uses its default path (fused loss taking hidden states and LM-head weights,",
-           "logits per chunk at label positions only; teacher in bf16 weights under inference mode; the training loop sets",
-           "glibc's mmap/trim thresholds and arena count, see `capdistill.sft.release_freed_memory`). TRL's GKDTrainer runs as",
-           "documented (lmbda=0, β=0.5, bf16=True, teacher in fp32 weights under autocast), with no allocator settings.",
-           "Where the KD speed gap is: both sides spend most of a step in the student's forward and backward (the same model",
-           "and batch); capdistill's savings are in the loss and the teacher's forward, which bounds the step-time ratio.",
-           "No GPU was lent to this task, so the ~1B random-init Llama MFU run on a GPU is still to do.\n"]
+    out = [
+        "# Benchmark results\n",
+        (
+            "Written by `python bench/run_all.py` from `bench/results/*.json`. In every comparison capdistill and the"
+            " TRL peer ran"
+        ),
+        (
+            "in the same invocation, each in a fresh process (clean peak RSS), on the same model, data and batch;"
+            " ratios are"
+        ),
+        (
+            "capdistill / peer. Each section names when it was measured and the machine's load average (1/5/15 min)"
+            " before and"
+        ),
+        "after: this is a shared 2-core machine, and a load above ~2 means other jobs were competing for the cores.\n",
+        *_summary(r),
+        (
+            "How the KD comparison runs: capdistill uses its default path (fused loss taking hidden states and LM-head"
+            " weights,"
+        ),
+        (
+            "logits per chunk at label positions only; teacher in bf16 weights under inference mode; the training loop"
+            " sets"
+        ),
+        (
+            "glibc's mmap/trim thresholds and arena count, see `capdistill.distill.sft.release_freed_memory`). TRL's"
+            " GKDTrainer runs as"
+        ),
+        "documented (lmbda=0, β=0.5, bf16=True, teacher in fp32 weights under autocast), with no allocator settings.",
+        (
+            "Where the KD speed gap is: both sides spend most of a step in the student's forward and backward (the same"
+            " model"
+        ),
+        "and batch); capdistill's savings are in the loss and the teacher's forward, which bounds the step-time ratio.",
+        "No GPU was lent to this task, so the ~1B random-init Llama MFU run on a GPU is still to do.\n",
+    ]
     for name in BENCHES:
-        if name not in r: continue
-        e = r[name]; load = e.get('load')
-        out += [f"## {name}\n", f"Measured {e['measured']}" + (f" on {e['machine']}" if e.get('machine') else '') +
-                (f"; load average before {load['before']}, after {load['after']}." if load else '.'), "", "```", e['text'], "```\n"]
+        if name not in r:
+            continue
+        e = r[name]
+        load = e.get('load')
+        out += [
+            f"## {name}\n",
+            f"Measured {e['measured']}"
+            + (f" on {e['machine']}" if e.get('machine') else '')
+            + (f"; load average before {load['before']}, after {load['after']}." if load else '.'),
+            "",
+            "```",
+            e['text'],
+            "```\n",
+        ]
     (HERE / 'RESULTS.md').write_text('\n'.join(out) + '\n')
 
 
 def main(only=None):
     for name in only or BENCHES:
-        if (HERE / f'{name}.py').exists(): run(name)
+        if (HERE / f'{name}.py').exists():
+            run(name)
     render()
 
 

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import argparse, sys
 from pathlib import Path
-from .core import ConfigError, config_from_dict, load_config, project_root
+from .core.config import ConfigError, config_from_dict, load_config, project_root
 
 # %% auto #0
 __all__ = ['RL_METHODS', 'parse_overrides', 'main']
@@ -14,107 +14,215 @@ __all__ = ['RL_METHODS', 'parse_overrides', 'main']
 # %% ../nbs/99_cli.ipynb #aaea2a93
 def _cmd_demo(a):
     from capdistill.demo import DemoConfig, run_demo
-    over = {k: v for k, v in dict(seed=a.seed, max_new_tokens=a.max_new_tokens, output_dir=a.output_dir).items() if v is not None}
+
+    over = {
+        k: v
+        for k, v in dict(seed=a.seed, max_new_tokens=a.max_new_tokens, output_dir=a.output_dir).items()
+        if v is not None
+    }
     cfg = load_config(a.config, DemoConfig, overrides=over)
     run_demo(cfg)
 
+
 def _cmd_prepare(a):
-    from capdistill.models import ensure_cached, MODELS
-    for name in a.models or list(MODELS): print(name, '->', ensure_cached(name, rebuild=a.rebuild))
+    from capdistill.core.models import ensure_cached, MODELS
+
+    for name in a.models or list(MODELS):
+        print(name, '->', ensure_cached(name, rebuild=a.rebuild))
+
 
 def _cmd_build_probes(a):
-    from capdistill.models import load_model
-    from capdistill.probes import ProbeConfig, build_probes, save_probes
+    from capdistill.core.models import load_model
+    from capdistill.read.probes import ProbeConfig, build_probes, save_probes
+
     cfg = ProbeConfig(n_per_capability=a.n_per_capability, seed=a.seed, max_new_tokens=a.max_new_tokens)
     teacher, tok = load_model(a.teacher)
     out = save_probes(build_probes(teacher, tok, cfg), a.output)
     print(f"wrote {cfg.n_per_capability * 8} probes to {out}")
 
+
 def _cmd_collect_gphi(a):
-    from capdistill.models import load_model
-    from capdistill.requirements import get_task_card
-    from capdistill.interventions import InterventionConfig, collect_interventions
+    from capdistill.core.models import load_model
+    from capdistill.tasks.cards import get_task_card
+    from capdistill.read.interventions import InterventionConfig, collect_interventions
+
     cards = [get_task_card(t.strip(), a.task_cards) for t in a.tasks.split(',') if t.strip()]
-    over = {k: v for k, v in dict(num_interventions=a.num_interventions, budget_gen_tokens=a.budget_gen_tokens,
-                                  budget_train_tokens=a.budget_train_tokens, seed=a.seed).items() if v is not None}
-    cfg = (load_config(a.config, InterventionConfig, section='interventions', overrides=over) if a.config
-           else config_from_dict(InterventionConfig, over, source='command line'))
-    teacher, tok = load_model(a.teacher); student, stok = load_model(a.student)
+    over = {
+        k: v
+        for k, v in dict(
+            num_interventions=a.num_interventions,
+            budget_gen_tokens=a.budget_gen_tokens,
+            budget_train_tokens=a.budget_train_tokens,
+            seed=a.seed,
+        ).items()
+        if v is not None
+    }
+    cfg = (
+        load_config(a.config, InterventionConfig, section='interventions', overrides=over)
+        if a.config
+        else config_from_dict(InterventionConfig, over, source='command line')
+    )
+    teacher, tok = load_model(a.teacher)
+    student, stok = load_model(a.student)
     rows = collect_interventions(teacher, tok, student, cards, cfg, a.output_jsonl)
     print(f"{len(rows)} new intervention rows in {a.output_jsonl}")
 
+
 def _cmd_train_identifier(a):
     import json
-    from capdistill.identifier import IdentifierConfig, train_identifier, save_identifier
+    from capdistill.read.identifier import IdentifierConfig, train_identifier, save_identifier
+
     p = Path(a.train_jsonl)
-    if not p.exists(): raise ConfigError(f"{p}: intervention file not found; collect it with `capdistill collect-gphi --output_jsonl {p}`")
+    if not p.exists():
+        raise ConfigError(
+            f"{p}: intervention file not found; collect it with `capdistill collect-gphi --output_jsonl {p}`"
+        )
     rows = [json.loads(l) for l in p.read_text().splitlines() if l.strip()]
     model, st = train_identifier(rows, IdentifierConfig(epochs=a.epochs, seed=a.seed))
-    print(f"trained g_phi on {st['n_rows']} rows ({len(st['tasks'])} tasks), final KL {st['final_kl']:.4f} -> {save_identifier(model, a.output)}")
+    print(
+        f"trained g_phi on {st['n_rows']} rows ({len(st['tasks'])} tasks), final KL {st['final_kl']:.4f} ->"
+        f" {save_identifier(model, a.output)}"
+    )
+
 
 def _cmd_read(a):
-    from capdistill.read import ReadConfig, run_read
-    names = ['task_name', 'teacher_model', 'student_model', 'budget_total_tokens', 'budget_gen_tokens', 'budget_train_tokens',
-             'seed', 'policy', 'num_intervals', 'leakage_index', 'task_cards']
+    from capdistill.read.loop import ReadConfig, run_read
+
+    names = [
+        'task_name',
+        'teacher_model',
+        'student_model',
+        'budget_total_tokens',
+        'budget_gen_tokens',
+        'budget_train_tokens',
+        'seed',
+        'policy',
+        'num_intervals',
+        'leakage_index',
+        'task_cards',
+    ]
     over = {k: getattr(a, k) for k in names if getattr(a, k) is not None}
     cfg = load_config(a.config, ReadConfig, overrides=over)
     if a.resume and not (Path(a.output_dir) if a.output_dir else cfg.run_dir()).joinpath('manifest.json').exists():
         raise ConfigError(f"--resume: no run to resume in {a.output_dir or cfg.run_dir()}")
     run_read(cfg, output_dir=a.output_dir, fresh=a.fresh, figure=a.figure)
 
+
 def _cmd_generate_batch(a):
-    from capdistill.ledger import TokenLedger
-    from capdistill.models import load_model
-    from capdistill.requirements import get_task_card, capability_vector, as_dict
-    from capdistill.generation import HFEngine, GenerationConfig, GenerationCache, generate_batch
-    from capdistill.rundir import write_jsonl_atomic
-    if (a.task_name is None) == (a.allocation is None): raise ConfigError("generate-batch: give exactly one of --task-name (use its r_tau) or --allocation 'math=0.6,reasoning=0.4'")
+    from capdistill.core.ledger import TokenLedger
+    from capdistill.core.models import load_model
+    from capdistill.tasks.cards import get_task_card, capability_vector, as_dict
+    from capdistill.teachers.engines import HFEngine, GenerationConfig, GenerationCache, generate_batch
+    from capdistill.core.rundir import write_jsonl_atomic
+
+    if (a.task_name is None) == (a.allocation is None):
+        raise ConfigError(
+            "generate-batch: give exactly one of --task-name (use its r_tau) or --allocation 'math=0.6,reasoning=0.4'"
+        )
     if a.allocation:
-        try: alloc = {k.strip(): float(v) for k, v in (kv.split('=') for kv in a.allocation.split(','))}
-        except ValueError: raise ConfigError(f"--allocation {a.allocation!r}: write it as 'capability=weight,...', e.g. 'math=0.6,reasoning=0.4'") from None
+        try:
+            alloc = {k.strip(): float(v) for k, v in (kv.split('=') for kv in a.allocation.split(','))}
+        except ValueError:
+            raise ConfigError(
+                f"--allocation {a.allocation!r}: write it as 'capability=weight,...', e.g. 'math=0.6,reasoning=0.4'"
+            ) from None
         alloc = as_dict(capability_vector(alloc, '--allocation: '))
-    else: alloc = as_dict(get_task_card(a.task_name).r_tau)
+    else:
+        alloc = as_dict(get_task_card(a.task_name).r_tau)
     leak = None
     if a.leakage_index:
-        from capdistill.leakage import LeakageIndex
+        from capdistill.tasks.leakage import LeakageIndex
+
         leak = LeakageIndex.load(a.leakage_index)
     teacher, tok = load_model(a.teacher)
     ledger = TokenLedger(budgets={'generation': a.budget_gen_tokens} if a.budget_gen_tokens else {})
     out = Path(a.output)
     cache = GenerationCache(Path(a.cache) if a.cache else out.with_name(out.stem + '.cache.jsonl'))
-    ex, rep = generate_batch(HFEngine(teacher, tok, a.teacher), alloc, a.num_prompts, seed=a.seed, cfg=GenerationConfig(max_new_tokens=a.max_new_tokens),
-                             leakage=leak, ledger=ledger, cache=cache, keep_only_correct=a.keep_only_correct)
-    out.parent.mkdir(parents=True, exist_ok=True); write_jsonl_atomic(out, ex)
-    print(f"allocation {alloc}\n{len(ex)} examples ({sum(e['kept'] for e in ex)} kept, {sum(e['cached'] for e in ex)} from cache) -> {out}\n"
-          f"sampling: {rep}\n" + ledger.summary())
+    ex, rep = generate_batch(
+        HFEngine(teacher, tok, a.teacher),
+        alloc,
+        a.num_prompts,
+        seed=a.seed,
+        cfg=GenerationConfig(max_new_tokens=a.max_new_tokens),
+        leakage=leak,
+        ledger=ledger,
+        cache=cache,
+        keep_only_correct=a.keep_only_correct,
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_jsonl_atomic(out, ex)
+    print(
+        f"allocation {alloc}\n{len(ex)} examples ({sum(e['kept'] for e in ex)} kept, {sum(e['cached'] for e in ex)}"
+        f" from cache) -> {out}\nsampling: {rep}\n"
+        + ledger.summary()
+    )
+
 
 def _cmd_distill(a):
     import contextlib, json
     from accelerate import Accelerator
-    from capdistill.ledger import TokenLedger
-    from capdistill.models import load_model, check_tokenizers_match
-    from capdistill.rundir import RunDir, write_json_atomic
-    from capdistill.kd import KDConfig, kd_train, gkd_train
-    from capdistill.sft import sft_train, _sharded
+    from capdistill.core.ledger import TokenLedger
+    from capdistill.core.models import load_model, check_tokenizers_match
+    from capdistill.core.rundir import RunDir, write_json_atomic
+    from capdistill.distill.kd import KDConfig, kd_train, gkd_train
+    from capdistill.distill.sft import sft_train, is_sharded
+
     p = Path(a.data)
-    if not p.exists(): raise ConfigError(f"{p}: data not found; make it with `capdistill generate-batch --output {p}`")
+    if not p.exists():
+        raise ConfigError(f"{p}: data not found; make it with `capdistill generate-batch --output {p}`")
     rows = [json.loads(l) for l in p.read_text().splitlines() if l.strip()]
-    bad = [i + 1 for i, r in enumerate(rows) if not isinstance(r.get('prompt'), (str, list)) or not isinstance(r.get('response'), str)]
-    if bad: raise ConfigError(f"{p}: line(s) {bad[:5]} lack a 'prompt' and a 'response' string (the generate-batch format)")
+    bad = [
+        i + 1
+        for i, r in enumerate(rows)
+        if not isinstance(r.get('prompt'), (str, list)) or not isinstance(r.get('response'), str)
+    ]
+    if bad:
+        raise ConfigError(f"{p}: line(s) {bad[:5]} lack a 'prompt' and a 'response' string (the generate-batch format)")
     pairs = [(r['prompt'], r['response']) for r in rows if r.get('kept', True)]
-    over = {k: v for k, v in dict(lr=a.lr, epochs=a.epochs, batch_size=a.batch_size, kind=a.kind, temperature=a.temperature,
-                                  lora_r=a.lora_r, seed=a.seed).items() if v is not None}
-    cfg = load_config(a.config, KDConfig, section='distill', overrides=over) if a.config else config_from_dict(KDConfig, over, source='command line')
+    over = {
+        k: v
+        for k, v in dict(
+            lr=a.lr,
+            epochs=a.epochs,
+            batch_size=a.batch_size,
+            kind=a.kind,
+            temperature=a.temperature,
+            lora_r=a.lora_r,
+            seed=a.seed,
+        ).items()
+        if v is not None
+    }
+    cfg = (
+        load_config(a.config, KDConfig, section='distill', overrides=over)
+        if a.config
+        else config_from_dict(KDConfig, over, source='command line')
+    )
     budgets = {'training': a.budget_train_tokens} if a.budget_train_tokens else {}
-    if a.budget_scoring_tokens: budgets['scoring'] = a.budget_scoring_tokens
-    acc = Accelerator()                      # one process, or one per device under `accelerate launch`
+    if a.budget_scoring_tokens:
+        budgets['scoring'] = a.budget_scoring_tokens
+    acc = Accelerator()  # one process, or one per device under `accelerate launch`
     out = Path(a.output_dir)
-    run_cfg = {'method': a.method, 'data': str(p), 'student': a.student, 'teacher': a.teacher if a.method != 'sft' else None, **vars(cfg)}
-    with (RunDir(out, run_cfg, ledger=TokenLedger(budgets=budgets), kind='distill') if acc.is_main_process else contextlib.nullcontext()) as rd:
-        acc.wait_for_everyone()              # the main process made (or re-opened) the run dir; the others read its ledger
-        ledger = rd.ledger if rd is not None else TokenLedger.from_dict(json.loads((out / 'manifest.json').read_text())['ledger'])
+    run_cfg = {
+        'method': a.method,
+        'data': str(p),
+        'student': a.student,
+        'teacher': a.teacher if a.method != 'sft' else None,
+        **vars(cfg),
+    }
+    with (
+        RunDir(out, run_cfg, ledger=TokenLedger(budgets=budgets), kind='distill')
+        if acc.is_main_process
+        else contextlib.nullcontext()
+    ) as rd:
+        acc.wait_for_everyone()  # the main process made (or re-opened) the run dir; the others read its ledger
+        ledger = (
+            rd.ledger
+            if rd is not None
+            else TokenLedger.from_dict(json.loads((out / 'manifest.json').read_text())['ledger'])
+        )
         if json.loads((out / 'manifest.json').read_text()).get('status') == 'completed':
-            if acc.is_main_process: print(f"{out}: this run already completed; the student is in {out / 'student'}\n" + ledger.summary())
+            if acc.is_main_process:
+                print(f"{out}: this run already completed; the student is in {out / 'student'}\n" + ledger.summary())
             return
         student, stok = load_model(a.student, device=acc.device)
         teacher = None
@@ -122,143 +230,265 @@ def _cmd_distill(a):
             teacher, tok = load_model(a.teacher, dtype='bfloat16' if cfg.teacher_bf16 else None, device=acc.device)
             check_tokenizers_match(tok, stok, method=f'{a.method} distillation')
         if a.lora_r:
-            from capdistill.sft import apply_lora
+            from capdistill.distill.sft import apply_lora
+
             student = apply_lora(student, cfg)
         ck = dict(checkpoint_dir=out / 'checkpoints', save_every=a.save_every, accelerator=acc)
-        if a.method == 'sft': st = sft_train(student, stok, pairs, cfg, ledger=ledger, **ck)
-        elif a.method == 'kd': st = kd_train(student, teacher, stok, pairs, cfg, ledger=ledger, topk_cache=a.topk_cache, **ck)
-        else: st = gkd_train(student, teacher, stok, pairs, cfg, ledger=ledger, lmbda=a.lmbda, **ck)
-        if acc.num_processes > 1:            # per-process record: what each rank trained on and its view of the ledger and weights
-            write_json_atomic(out / f'rank{acc.process_index}.json', dict(consumed_local=st['consumed_local'], ledger=ledger.to_dict(),
-                              weights_sum=float(sum(q.detach().double().sum() for q in acc.unwrap_model(student).parameters()))))
-        state_dict = acc.get_state_dict(acc._models[-1]) if _sharded(acc) else None      # sharded weights: gathered on every rank
+        if a.method == 'sft':
+            st = sft_train(student, stok, pairs, cfg, ledger=ledger, **ck)
+        elif a.method == 'kd':
+            st = kd_train(student, teacher, stok, pairs, cfg, ledger=ledger, topk_cache=a.topk_cache, **ck)
+        else:
+            st = gkd_train(student, teacher, stok, pairs, cfg, ledger=ledger, lmbda=a.lmbda, **ck)
+        if (
+            acc.num_processes > 1
+        ):  # per-process record: what each rank trained on and its view of the ledger and weights
+            write_json_atomic(
+                out / f'rank{acc.process_index}.json',
+                dict(
+                    consumed_local=st['consumed_local'],
+                    ledger=ledger.to_dict(),
+                    weights_sum=float(sum(q.detach().double().sum() for q in acc.unwrap_model(student).parameters())),
+                ),
+            )
+        state_dict = (
+            acc.get_state_dict(acc._models[-1]) if is_sharded(acc) else None
+        )  # sharded weights: gathered on every rank
         if acc.is_main_process:
-            if a.lora_r: student = student.merge_and_unload()
-            student.save_pretrained(out / 'student', state_dict=state_dict); stok.save_pretrained(out / 'student')
+            if a.lora_r:
+                student = student.merge_and_unload()
+            student.save_pretrained(out / 'student', state_dict=state_dict)
+            stok.save_pretrained(out / 'student')
             rd.save(stats={k: v for k, v in st.items() if k != 'losses'}, losses=st['losses'])
         acc.wait_for_everyone()
     if acc.is_main_process:
         loss = f"loss {st['losses'][0]:.3f} -> {st['losses'][-1]:.3f}" if st['losses'] else 'no steps'
-        print(f"{a.method}: {st['steps']} steps, {loss}{' (resumed)' if 'resumed_from' in st else ''}; student -> {out / 'student'}\n" + ledger.summary())
+        print(
+            f"{a.method}: {st['steps']} steps, {loss}{' (resumed)' if 'resumed_from' in st else ''}; student ->"
+            f" {out / 'student'}\n"
+            + ledger.summary()
+        )
+
 
 # method -> (module, config class, run function, config section); imported lazily so `capdistill --help` stays fast.
-RL_METHODS = {'grpo': ('rl_grpo', 'GRPORunConfig', 'run_grpo', 'grpo'),
-              'agent': ('rl_agent', 'AgentConfig', 'run_agent', 'agent'),
-              'intrinsic': ('rl_intrinsic', 'IntrinsicConfig', 'run_intrinsic', 'intrinsic'),
-              'rcl': ('rl_adaptive', 'RCLConfig', 'run_rcl', 'rcl')}
+RL_METHODS = {
+    'grpo': ('rl_grpo', 'GRPORunConfig', 'run_grpo', 'grpo'),
+    'agent': ('rl_agent', 'RewardLoopConfig', 'run_reward_loop', 'agent'),
+    'intrinsic': ('rl_intrinsic', 'IntrinsicConfig', 'run_intrinsic', 'intrinsic'),
+    'rcl': ('rl_adaptive', 'RCLConfig', 'run_rcl', 'rcl'),
+}
+
 
 def parse_overrides(items, source='--set') -> dict:
     "`['lr=1e-5', 'task=code']` -> `{'lr': 1e-05, 'task': 'code'}` (values parsed as YAML scalars)."
     import yaml
+
     out = {}
     for it in items or []:
         k, sep, v = it.partition('=')
-        if not sep or not k.strip(): raise ConfigError(f"{source} {it!r}: expected KEY=VALUE, e.g. --set max_steps=4")
+        if not sep or not k.strip():
+            raise ConfigError(f"{source} {it!r}: expected KEY=VALUE, e.g. --set max_steps=4")
         val = yaml.safe_load(v) if v.strip() else ''
         if isinstance(val, str):  # YAML 1.1 reads '1e-5' as a string
-            try: val = float(val)
-            except ValueError: pass
+            try:
+                val = float(val)
+            except ValueError:
+                pass
         out[k.strip().replace('-', '_')] = val
     return out
 
+
 def _cmd_rl(a):
     import importlib, json
+
     mod, cls, fn, section = RL_METHODS[a.method]
     m = importlib.import_module(f'capdistill.{mod}')
     path = Path(a.config) if a.config else project_root() / 'configs' / f'rl_{a.method}.yml'
     cfg = load_config(path, getattr(m, cls), section=section, overrides=parse_overrides(a.set))
-    # no --output-dir: the run function derives one from the config's `output_root`, else checkpoints/rl_<method>
-    out = Path(a.output_dir) if a.output_dir else None if hasattr(cfg, 'output_root') else project_root() / 'checkpoints' / f'rl_{a.method}'
+    # no --output-dir: the run function derives one from the config's `output_root`, else runs/<method>
+    out = (
+        Path(a.output_dir)
+        if a.output_dir
+        else None if hasattr(cfg, 'output_root') else project_root() / 'runs' / a.method
+    )
     res = getattr(m, fn)(cfg, out, fresh=a.fresh, progress=True)
     print(json.dumps(res, indent=1, default=str)[:4000])
 
+
 def _cmd_toy(a):
-    from capdistill.toy import toy_demo
+    from capdistill.read.toy import toy_demo
+
     toy_demo(seed=a.seed, steps=a.steps, output=a.output)
+
 
 def _parser():
     p = argparse.ArgumentParser(prog='capdistill', description='Reinforcement-guided capability distillation of LLMs.')
     sub = p.add_subparsers(dest='command', required=True)
     d = sub.add_parser('demo', help='embedded teacher vs pruned student: generation, perplexities, ledger')
-    d.add_argument('--config', type=Path, default=project_root() / 'configs' / 'demo.yml')
-    d.add_argument('--seed', type=int); d.add_argument('--max-new-tokens', type=int); d.add_argument('--output-dir')
+    d.add_argument('--config', type=Path, default=project_root() / 'configs' / 'demo.yaml')
+    d.add_argument('--seed', type=int)
+    d.add_argument('--max-new-tokens', type=int)
+    d.add_argument('--output-dir')
     d.set_defaults(fn=_cmd_demo)
     r = sub.add_parser('prepare', help='build the cached built-in models (GGUF -> safetensors) ahead of time')
-    r.add_argument('models', nargs='*'); r.add_argument('--rebuild', action='store_true')
+    r.add_argument('models', nargs='*')
+    r.add_argument('--rebuild', action='store_true')
     r.set_defaults(fn=_cmd_prepare)
     rr = sub.add_parser('read', help='run (or resume) the ReAD loop: allocate, generate, distill, probe, reward')
-    rr.add_argument('--config', type=Path, default=project_root() / 'configs' / 'read.yml')
-    for k, t in [('task-name', str), ('teacher-model', str), ('student-model', str), ('budget-total-tokens', int),
-                 ('budget-gen-tokens', int), ('budget-train-tokens', int), ('seed', int), ('policy', str), ('num-intervals', int),
-                 ('leakage-index', str), ('task-cards', str)]:
+    rr.add_argument('--config', type=Path, default=project_root() / 'configs' / 'read.yaml')
+    for k, t in [
+        ('task-name', str),
+        ('teacher-model', str),
+        ('student-model', str),
+        ('budget-total-tokens', int),
+        ('budget-gen-tokens', int),
+        ('budget-train-tokens', int),
+        ('seed', int),
+        ('policy', str),
+        ('num-intervals', int),
+        ('leakage-index', str),
+        ('task-cards', str),
+    ]:
         rr.add_argument(f'--{k}', f"--{k.replace('-', '_')}", type=t, dest=k.replace('-', '_'))
-    rr.add_argument('--output-dir', '--output_dir'); rr.add_argument('--figure', help='also save the run figure here')
-    rr.add_argument('--resume', action='store_true', help='require an existing run to continue (runs resume automatically anyway)')
+    rr.add_argument('--output-dir', '--output_dir')
+    rr.add_argument('--figure', help='also save the run figure here')
+    rr.add_argument(
+        '--resume', action='store_true', help='require an existing run to continue (runs resume automatically anyway)'
+    )
     rr.add_argument('--fresh', action='store_true', help='delete the run dir first and start over')
     rr.set_defaults(fn=_cmd_read)
-    gb = sub.add_parser('generate-batch', help='one capability-weighted batch of teacher data (cached, leakage-filtered, ledgered)')
-    gb.add_argument('--teacher', default='smollm2-135m-instruct'); gb.add_argument('--task-name', '--task_name')
-    gb.add_argument('--allocation', help="e.g. 'math=0.6,reasoning=0.4'"); gb.add_argument('--num-prompts', '--num_prompts', type=int, default=32)
-    gb.add_argument('--seed', type=int, default=0); gb.add_argument('--max-new-tokens', '--max_new_tokens', type=int, default=128)
-    gb.add_argument('--budget-gen-tokens', '--budget_gen_tokens', type=int); gb.add_argument('--output', required=True)
-    gb.add_argument('--cache', help='generation cache (default: <output>.cache.jsonl)'); gb.add_argument('--leakage-index', '--leakage_index')
-    gb.add_argument('--keep-only-correct', action='store_true'); gb.set_defaults(fn=_cmd_generate_batch)
-    ds = sub.add_parser('distill', help='distill a student on teacher data: masked-CE SFT, logit KD or on-policy GKD, within a token budget')
-    ds.add_argument('--method', choices=['sft', 'kd', 'gkd'], required=True); ds.add_argument('--data', required=True, help='JSONL with prompt/response (generate-batch output)')
-    ds.add_argument('--student', default='smollm2-135m-pruned'); ds.add_argument('--teacher', default='smollm2-135m-instruct')
-    ds.add_argument('--config', help='YAML with a `distill:` section (KDConfig)'); ds.add_argument('--output-dir', '--output_dir', required=True)
-    for k, t in [('budget-train-tokens', int), ('budget-scoring-tokens', int), ('lr', float), ('epochs', int), ('batch-size', int),
-                 ('kind', str), ('temperature', float), ('lora-r', int)]:
+    gb = sub.add_parser(
+        'generate-batch', help='one capability-weighted batch of teacher data (cached, leakage-filtered, ledgered)'
+    )
+    gb.add_argument('--teacher', default='smollm2-135m-instruct')
+    gb.add_argument('--task-name', '--task_name')
+    gb.add_argument('--allocation', help="e.g. 'math=0.6,reasoning=0.4'")
+    gb.add_argument('--num-prompts', '--num_prompts', type=int, default=32)
+    gb.add_argument('--seed', type=int, default=0)
+    gb.add_argument('--max-new-tokens', '--max_new_tokens', type=int, default=128)
+    gb.add_argument('--budget-gen-tokens', '--budget_gen_tokens', type=int)
+    gb.add_argument('--output', required=True)
+    gb.add_argument('--cache', help='generation cache (default: <output>.cache.jsonl)')
+    gb.add_argument('--leakage-index', '--leakage_index')
+    gb.add_argument('--keep-only-correct', action='store_true')
+    gb.set_defaults(fn=_cmd_generate_batch)
+    ds = sub.add_parser(
+        'distill',
+        help='distill a student on teacher data: masked-CE SFT, logit KD or on-policy GKD, within a token budget',
+    )
+    ds.add_argument('--method', choices=['sft', 'kd', 'gkd'], required=True)
+    ds.add_argument('--data', required=True, help='JSONL with prompt/response (generate-batch output)')
+    ds.add_argument('--student', default='smollm2-135m-pruned')
+    ds.add_argument('--teacher', default='smollm2-135m-instruct')
+    ds.add_argument('--config', help='YAML with a `distill:` section (KDConfig)')
+    ds.add_argument('--output-dir', '--output_dir', required=True)
+    for k, t in [
+        ('budget-train-tokens', int),
+        ('budget-scoring-tokens', int),
+        ('lr', float),
+        ('epochs', int),
+        ('batch-size', int),
+        ('kind', str),
+        ('temperature', float),
+        ('lora-r', int),
+    ]:
         ds.add_argument(f'--{k}', f"--{k.replace('-', '_')}", type=t, dest=k.replace('-', '_'))
     ds.add_argument('--lmbda', type=float, default=0.5, help='GKD: fraction of on-policy (student-generated) batches')
-    ds.add_argument('--topk-cache', '--topk_cache', help='KD from a top-k teacher logit cache instead of a live teacher')
-    ds.add_argument('--seed', type=int); ds.add_argument('--save-every', '--save_every', type=int, default=50,
-                    help='checkpoint every N steps in <output-dir>/checkpoints (0: only at the end); rerunning resumes from the newest')
+    ds.add_argument(
+        '--topk-cache', '--topk_cache', help='KD from a top-k teacher logit cache instead of a live teacher'
+    )
+    ds.add_argument('--seed', type=int)
+    ds.add_argument(
+        '--save-every',
+        '--save_every',
+        type=int,
+        default=50,
+        help=(
+            'checkpoint every N steps in <output-dir>/checkpoints (0: only at the end); rerunning resumes from the'
+            ' newest'
+        ),
+    )
     ds.set_defaults(fn=_cmd_distill)
-    rl = sub.add_parser('rl', help='RL methods under the same ledger: GRPO RLVR, teacher-student reward loop, intrinsic reward, adaptive teacher (RCL)')
+    rl = sub.add_parser(
+        'rl',
+        help=(
+            'RL methods under the same ledger: GRPO RLVR, teacher-student reward loop, intrinsic reward, adaptive'
+            ' teacher (RCL)'
+        ),
+    )
     rl.add_argument('--method', choices=list(RL_METHODS), required=True)
     rl.add_argument('--config', help="YAML with a section named after the method (default: configs/rl_<method>.yml)")
     rl.add_argument('--set', action='append', metavar='KEY=VALUE', help='override one config field (repeatable)')
-    rl.add_argument('--output-dir', '--output_dir'); rl.add_argument('--fresh', action='store_true', help='delete the run dir first')
+    rl.add_argument('--output-dir', '--output_dir')
+    rl.add_argument('--fresh', action='store_true', help='delete the run dir first')
     rl.set_defaults(fn=_cmd_rl)
     ty = sub.add_parser('toy', help='ReAD vs baselines on the synthetic toy environment (no model)')
-    ty.add_argument('--seed', type=int, default=1); ty.add_argument('--steps', type=int, default=40)
-    ty.add_argument('--output', default=None); ty.set_defaults(fn=_cmd_toy)
-    from capdistill.leakage import build_eval_hashes_args, run_build_eval_hashes
-    h = sub.add_parser('build-eval-hashes', help='hash eval prompts (and n-grams) so training data can be leakage-filtered')
-    build_eval_hashes_args(h); h.set_defaults(fn=run_build_eval_hashes)
+    ty.add_argument('--seed', type=int, default=1)
+    ty.add_argument('--steps', type=int, default=40)
+    ty.add_argument('--output', default=None)
+    ty.set_defaults(fn=_cmd_toy)
+    from capdistill.tasks.leakage import build_eval_hashes_args, run_build_eval_hashes
+
+    h = sub.add_parser(
+        'build-eval-hashes', help='hash eval prompts (and n-grams) so training data can be leakage-filtered'
+    )
+    build_eval_hashes_args(h)
+    h.set_defaults(fn=run_build_eval_hashes)
     b = sub.add_parser('build-probes', help='build capability probes (prompt + teacher response) for profiles')
-    b.add_argument('--teacher', default='smollm2-135m-instruct'); b.add_argument('--output', required=True)
-    b.add_argument('--n-per-capability', type=int, default=16); b.add_argument('--seed', type=int, default=1234)
+    b.add_argument('--teacher', default='smollm2-135m-instruct')
+    b.add_argument('--output', required=True)
+    b.add_argument('--n-per-capability', type=int, default=16)
+    b.add_argument('--seed', type=int, default=1234)
     b.add_argument('--max-new-tokens', type=int, default=64)
     b.set_defaults(fn=_cmd_build_probes)
-    g = sub.add_parser('collect-gphi', help='collect single-capability intervention data for the requirement identifier')
+    g = sub.add_parser(
+        'collect-gphi', help='collect single-capability intervention data for the requirement identifier'
+    )
     g.add_argument('--config', help='YAML with an `interventions:` section (InterventionConfig)')
-    g.add_argument('--task-cards', default=None); g.add_argument('--tasks', required=True, help='comma-separated task names')
-    g.add_argument('--teacher', default='smollm2-135m-instruct'); g.add_argument('--student', default='smollm2-135m-pruned')
-    for k in ('num-interventions', 'budget-gen-tokens', 'budget-train-tokens', 'seed'): g.add_argument(f'--{k}', f"--{k.replace('-', '_')}", type=int)
+    g.add_argument('--task-cards', default=None)
+    g.add_argument('--tasks', required=True, help='comma-separated task names')
+    g.add_argument('--teacher', default='smollm2-135m-instruct')
+    g.add_argument('--student', default='smollm2-135m-pruned')
+    for k in ('num-interventions', 'budget-gen-tokens', 'budget-train-tokens', 'seed'):
+        g.add_argument(f'--{k}', f"--{k.replace('-', '_')}", type=int)
     g.add_argument('--output-jsonl', '--output_jsonl', required=True)
     g.set_defaults(fn=_cmd_collect_gphi)
     t = sub.add_parser('train-identifier', help='train the requirement identifier g_phi on intervention data')
-    t.add_argument('--train-jsonl', '--train_jsonl', required=True); t.add_argument('--output', required=True)
+    t.add_argument('--train-jsonl', '--train_jsonl', required=True)
+    t.add_argument('--output', required=True)
     t.add_argument('--num-capabilities', '--num_capabilities', type=int, default=8, help='must be 8 (checked)')
-    t.add_argument('--epochs', type=int, default=300); t.add_argument('--seed', type=int, default=0)
+    t.add_argument('--epochs', type=int, default=300)
+    t.add_argument('--seed', type=int, default=0)
     t.set_defaults(fn=_cmd_train_identifier)
-    from capdistill.evaluation import add_eval_cli
-    from capdistill.sweep import add_sweep_cli, add_figures_cli
-    add_eval_cli(sub); add_sweep_cli(sub); add_figures_cli(sub)
+    from capdistill.eval.evaluation import add_eval_cli
+    from capdistill.eval.sweep import add_sweep_cli, add_figures_cli
+
+    add_eval_cli(sub)
+    add_sweep_cli(sub)
+    add_figures_cli(sub)
     return p
 
+
 def main(argv=None):
-    from capdistill.data import DataError
-    from capdistill.models import ModelLoadError, TokenizerMismatch
+    from capdistill.tasks.data import DataError
+    from capdistill.core.models import ModelLoadError, TokenizerMismatch
+
     a = _parser().parse_args(argv)
     if getattr(a, 'num_capabilities', 8) != 8:
-        print(f"capdistill {a.command}: --num-capabilities must be 8 (the capabilities are fixed: see capdistill.requirements)", file=sys.stderr); sys.exit(2)
-    try: a.fn(a)
+        print(
+            f"capdistill {a.command}: --num-capabilities must be 8 (the capabilities are fixed: see"
+            " capdistill.tasks.cards)",
+            file=sys.stderr,
+        )
+        sys.exit(2)
+    try:
+        a.fn(a)
     except (ConfigError, DataError, ModelLoadError, TokenizerMismatch) as e:
-        kind = {ConfigError: 'config', DataError: 'data', ModelLoadError: 'model', TokenizerMismatch: 'tokenizer'}[type(e)]
-        print(f"capdistill {a.command}: {kind} error: {e}", file=sys.stderr); sys.exit(2)
+        kind = {ConfigError: 'config', DataError: 'data', ModelLoadError: 'model', TokenizerMismatch: 'tokenizer'}[
+            type(e)
+        ]
+        print(f"capdistill {a.command}: {kind} error: {e}", file=sys.stderr)
+        sys.exit(2)
 
 # %% ../nbs/99_cli.ipynb #57d0094b
 #| eval: false

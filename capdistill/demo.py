@@ -7,11 +7,11 @@ from __future__ import annotations
 import json, math, shutil, time
 from dataclasses import dataclass
 from pathlib import Path
-from .core import cfield, load_config, project_root, seed_everything
-from .ledger import TokenLedger
-from .rundir import RunDir, write_json_atomic
-from .models import load_model, check_tokenizers_match, score_responses, count_params
-from .generation import HFEngine, GenerationConfig
+from .core.config import cfield, load_config, project_root, seed_everything
+from .core.ledger import TokenLedger
+from .core.rundir import RunDir, write_json_atomic
+from .core.models import load_model, check_tokenizers_match, score_responses, count_params
+from .teachers.engines import HFEngine, GenerationConfig
 
 # %% auto #0
 __all__ = ['DemoConfig', 'run_demo']
@@ -36,38 +36,63 @@ class DemoConfig:
 def run_demo(cfg: DemoConfig, out: Path | None = None) -> dict:
     "Teacher answers under a generation budget, then teacher vs student perplexity on them; returns the results."
     seed_everything(cfg.seed)
-    out = Path(out) if out else (project_root() / cfg.output_dir if not Path(cfg.output_dir).is_absolute() else Path(cfg.output_dir)) / f'seed_{cfg.seed}'
+    out = (
+        Path(out)
+        if out
+        else (project_root() / cfg.output_dir if not Path(cfg.output_dir).is_absolute() else Path(cfg.output_dir))
+        / f'seed_{cfg.seed}'
+    )
     ledger = TokenLedger(budgets={'generation': cfg.budget_gen_tokens})
-    shutil.rmtree(out, ignore_errors=True)   # the demo takes seconds: always a fresh run, never a resume
+    shutil.rmtree(out, ignore_errors=True)  # the demo takes seconds: always a fresh run, never a resume
     with RunDir(out, cfg, ledger=ledger, kind='demo', resume=False) as rd:
         t0 = time.time()
         teacher, tok = load_model(cfg.teacher, device='cpu')
         student, stok = load_model(cfg.student, device='cpu')
         check_tokenizers_match(tok, stok)
-        print(f"teacher {cfg.teacher}: {teacher.config.num_hidden_layers} layers, {count_params(teacher) / 1e6:.1f}M params")
-        print(f"student {cfg.student}: {student.config.num_hidden_layers} layers, {count_params(student) / 1e6:.1f}M params"
-              f"  (loaded in {time.time() - t0:.1f} s)")
+        print(
+            f"teacher {cfg.teacher}: {teacher.config.num_hidden_layers} layers, {count_params(teacher) / 1e6:.1f}M"
+            " params"
+        )
+        print(
+            f"student {cfg.student}: {student.config.num_hidden_layers} layers, {count_params(student) / 1e6:.1f}M"
+            f" params  (loaded in {time.time() - t0:.1f} s)"
+        )
         # the engine reserves the worst case (prompt + max_new_tokens) before generating and charges the actual
         # counts after: the teacher never generates a token the ledger can't pay for.
         t0 = time.time()
-        gens = HFEngine(teacher, tok, cfg.teacher).generate(cfg.prompts, GenerationConfig(max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size),
-                                                           ledger=rd.ledger, progress=False)
+        gens = HFEngine(teacher, tok, cfg.teacher).generate(
+            cfg.prompts,
+            GenerationConfig(max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size),
+            ledger=rd.ledger,
+            progress=False,
+        )
         prompts, answers = [g.prompt for g in gens], [g.text for g in gens]
-        if len(prompts) < len(cfg.prompts): print(f"ledger: generation budget reached; {len(cfg.prompts) - len(prompts)} prompts left unanswered")
+        if len(prompts) < len(cfg.prompts):
+            print(f"ledger: generation budget reached; {len(cfg.prompts) - len(prompts)} prompts left unanswered")
         gen_s = time.time() - t0
         lt = score_responses(teacher, tok, prompts, answers)
         ls = score_responses(student, stok, prompts, answers)
         ntok = [len(stok(a, add_special_tokens=False).input_ids) for a in answers]
         rd.ledger.charge('eval', 2 * sum(ntok))
-        rows = [dict(prompt=p, answer=a, teacher_ppl=math.exp(-x), student_ppl=math.exp(-y)) for p, a, x, y in zip(prompts, answers, lt, ls)]
-        print(f"\nteacher answered {len(answers)} prompts ({rd.ledger.spent['teacher_gen_completion']} tokens) in {gen_s:.1f} s\n")
+        rows = [
+            dict(prompt=p, answer=a, teacher_ppl=math.exp(-x), student_ppl=math.exp(-y))
+            for p, a, x, y in zip(prompts, answers, lt, ls)
+        ]
+        print(
+            f"\nteacher answered {len(answers)} prompts ({rd.ledger.spent['teacher_gen_completion']} tokens) in"
+            f" {gen_s:.1f} s\n"
+        )
         print(f"{'prompt':<58}{'teacher ppl':>12}{'student ppl':>12}")
-        for r in rows: print(f"{r['prompt'][:56]:<58}{r['teacher_ppl']:>12.2f}{r['student_ppl']:>12.2f}")
+        for r in rows:
+            print(f"{r['prompt'][:56]:<58}{r['teacher_ppl']:>12.2f}{r['student_ppl']:>12.2f}")
         mean = lambda k: math.exp(sum(math.log(r[k]) for r in rows) / len(rows))
         print(f"{'geometric mean':<58}{mean('teacher_ppl'):>12.2f}{mean('student_ppl'):>12.2f}\n")
-        for r in rows[:cfg.show_answers]: print(f"Q: {r['prompt']}\nteacher: {r['answer']}\n")
+        for r in rows[: cfg.show_answers]:
+            print(f"Q: {r['prompt']}\nteacher: {r['answer']}\n")
         print(rd.ledger.summary())
-        res = dict(rows=rows, teacher_ppl=mean('teacher_ppl'), student_ppl=mean('student_ppl'), ledger=rd.ledger.to_dict())
+        res = dict(
+            rows=rows, teacher_ppl=mean('teacher_ppl'), student_ppl=mean('student_ppl'), ledger=rd.ledger.to_dict()
+        )
         write_json_atomic(rd.path / 'results.json', res)
         print(f"\nresults: {rd.path / 'results.json'}")
     return res

@@ -1,16 +1,23 @@
 """`capdistill demo` end to end with the real embedded teacher and pruned student, via the installed CLI."""
+
 import json
 import yaml
 from conftest import run_cli, ROOT
-from capdistill.core import load_config
+from capdistill.core.config import load_config
 from capdistill.demo import DemoConfig
 
 
 def _cfg(tmp_path, **kw):
-    base = yaml.safe_load((ROOT / 'configs' / 'demo.yml').read_text())
-    base.update(prompts=['What is the capital of France?', 'What is 3 plus 4?', 'Name a fruit.', 'Say hello in Spanish.'],
-                max_new_tokens=24, output_dir=str(tmp_path / 'out'), **kw)
-    p = tmp_path / 'demo.yml'; p.write_text(yaml.safe_dump(base)); return p
+    base = yaml.safe_load((ROOT / 'configs' / 'demo.yaml').read_text())
+    base.update(
+        prompts=['What is the capital of France?', 'What is 3 plus 4?', 'Name a fruit.', 'Say hello in Spanish.'],
+        max_new_tokens=24,
+        output_dir=str(tmp_path / 'out'),
+        **kw
+    )
+    p = tmp_path / 'demo.yaml'
+    p.write_text(yaml.safe_dump(base))
+    return p
 
 
 def test_demo_runs_and_student_is_worse(tmp_path):
@@ -37,7 +44,8 @@ def test_demo_generation_budget_is_never_exceeded(tmp_path):
 
 
 def test_config_typo_is_one_clear_error_before_any_work(tmp_path):
-    p = tmp_path / 'bad.yml'; p.write_text('teacher: smollm2-135m-instruct\nbudget_gen_tokns: 10\n')
+    p = tmp_path / 'bad.yml'
+    p.write_text('teacher: smollm2-135m-instruct\nbudget_gen_tokns: 10\n')
     r = run_cli('demo', '--config', p)
     assert r.returncode == 2
     assert str(p) in r.stderr and "'budget_gen_tokns'" in r.stderr and "Did you mean 'budget_gen_tokens'" in r.stderr
@@ -45,4 +53,4 @@ def test_config_typo_is_one_clear_error_before_any_work(tmp_path):
 
 
 def test_shipped_configs_validate():
-    assert load_config(ROOT / 'configs' / 'demo.yml', DemoConfig).student == 'smollm2-135m-pruned'
+    assert load_config(ROOT / 'configs' / 'demo.yaml', DemoConfig).student == 'smollm2-135m-pruned'

@@ -1,6 +1,7 @@
 """`capdistill distill` killed mid-run (SIGKILL of the process) and rerun resumes from its newest checkpoint: the
 consumed example sequence, the ledger and the final weights equal an uninterrupted run's (tiny random-init models)."""
-import json, os, signal, subprocess, sys, time
+
+import json, signal, subprocess, sys, time
 from pathlib import Path
 import pytest
 from conftest import ROOT
@@ -10,19 +11,48 @@ EXE = Path(sys.executable).parent / 'capdistill'
 
 @pytest.fixture(scope='module')
 def setup(tmp_path_factory):
-    from capdistill.models import tiny_model
+    from capdistill.core.models import tiny_model
+
     d = tmp_path_factory.mktemp('resume')
-    for name, kw in (('teacher', dict(n_layers=2, hidden=64, seed=1)), ('student', dict(n_layers=1, hidden=64, seed=2))):
-        m, tok = tiny_model(**kw); m.save_pretrained(d / name); tok.save_pretrained(d / name)
+    for name, kw in (
+        ('teacher', dict(n_layers=2, hidden=64, seed=1)),
+        ('student', dict(n_layers=1, hidden=64, seed=2)),
+    ):
+        m, tok = tiny_model(**kw)
+        m.save_pretrained(d / name)
+        tok.save_pretrained(d / name)
     pairs = [(f"What is {a} plus {b}?", f"{a} plus {b} is {a + b}.") for a in range(6) for b in range(4)]
     (d / 'data.jsonl').write_text(''.join(json.dumps({'prompt': p, 'response': r}) + '\n' for p, r in pairs))
     return d
 
 
 def _args(d, out, save_every):
-    return [str(EXE), 'distill', '--method', 'kd', '--data', str(d / 'data.jsonl'), '--student', str(d / 'student'),
-            '--teacher', str(d / 'teacher'), '--output-dir', str(out), '--batch-size', '4', '--epochs', '1', '--lr', '1e-3',
-            '--budget-train-tokens', '1000', '--save-every', str(save_every), '--seed', '7']
+    return [
+        str(EXE),
+        'distill',
+        '--method',
+        'kd',
+        '--data',
+        str(d / 'data.jsonl'),
+        '--student',
+        str(d / 'student'),
+        '--teacher',
+        str(d / 'teacher'),
+        '--output-dir',
+        str(out),
+        '--batch-size',
+        '4',
+        '--epochs',
+        '1',
+        '--lr',
+        '1e-3',
+        '--budget-train-tokens',
+        '1000',
+        '--save-every',
+        str(save_every),
+        '--seed',
+        '7',
+    ]
 
 
 def _run(args):
@@ -33,6 +63,7 @@ def _run(args):
 
 def test_kill_and_resume(setup):
     from safetensors.torch import load_file
+
     d = setup
     _run(_args(d, d / 'full', 0))
     full = json.loads((d / 'full' / 'manifest.json').read_text())
@@ -42,19 +73,26 @@ def test_kill_and_resume(setup):
     while not list((d / 'killed' / 'checkpoints').glob('step_*/state.json')):
         assert p.poll() is None and time.time() - t0 < 120, 'the run ended before writing a checkpoint'
         time.sleep(0.02)
-    p.send_signal(signal.SIGKILL); p.wait()
+    p.send_signal(signal.SIGKILL)
+    p.wait()
     m = json.loads((d / 'killed' / 'manifest.json').read_text())
-    assert m['status'] == 'running' and not (d / 'killed' / 'student').exists()      # really killed mid-run
+    assert m['status'] == 'running' and not (d / 'killed' / 'student').exists()  # really killed mid-run
     r = _run(_args(d, d / 'killed', 1))
     res = json.loads((d / 'killed' / 'manifest.json').read_text())
     assert '(resumed)' in r.stdout and res['status'] == 'completed' and res['stats']['resumed_from']
-    print(f"killed after the checkpoint {Path(res['stats']['resumed_from']).name}; {res['stats']['steps']} steps in all")
+    print(
+        f"killed after the checkpoint {Path(res['stats']['resumed_from']).name}; {res['stats']['steps']} steps in all"
+    )
     fs, rs = full['stats'], res['stats']
-    assert rs['consumed'] == fs['consumed'] and len(fs['consumed']) > 12          # same examples, same order: none twice, none lost
+    assert (
+        rs['consumed'] == fs['consumed'] and len(fs['consumed']) > 12
+    )  # same examples, same order: none twice, none lost
     assert res['ledger'] == full['ledger'] and rs['charged'] == fs['charged'] and fs['stopped_by_budget']
     assert sum(res['ledger']['spent'][c] for c in ('student_train_prompt', 'student_train_label')) <= 1000
     assert res['losses'] == pytest.approx(full['losses'], abs=1e-5)
-    a, b = load_file(str(d / 'full' / 'student' / 'model.safetensors')), load_file(str(d / 'killed' / 'student' / 'model.safetensors'))
+    a, b = load_file(str(d / 'full' / 'student' / 'model.safetensors')), load_file(
+        str(d / 'killed' / 'student' / 'model.safetensors')
+    )
     assert a.keys() == b.keys() and all((a[k] - b[k]).abs().max() < 1e-5 for k in a)
     # a completed run is not trained again
     r = _run(_args(d, d / 'killed', 1))

@@ -1,21 +1,47 @@
 """`capdistill eval` on the embedded models: accuracy vs capability from real samples, divergences, profile, leakage report."""
+
 import json, time
-import pytest
 from test_sweep import cli
-from capdistill.evaluation import load_eval_items
+from capdistill.eval.evaluation import load_eval_items
 
 
 def test_eval_cli_end_to_end(tmp_path):
     items = load_eval_items('general_knowledge', limit=4, seed=5)
     train = tmp_path / 'train.jsonl'
-    train.write_text(json.dumps({'prompt': items[0]['prompt'], 'response': 'x'}) + '\n'
-                     + json.dumps({'prompt': 'Write a haiku about autumn leaves falling on a quiet pond.', 'response': 'y'}) + '\n')
+    train.write_text(
+        json.dumps({'prompt': items[0]['prompt'], 'response': 'x'})
+        + '\n'
+        + json.dumps({'prompt': 'Write a haiku about autumn leaves falling on a quiet pond.', 'response': 'y'})
+        + '\n'
+    )
     out = tmp_path / 'eval.json'
     t0 = time.time()
-    r = cli('eval', '--model', 'smollm2-135m-pruned', '--task', 'general_knowledge', '--limit', 4, '--k', 1, 2, '--seed', 5,
-            '--max-new-tokens', 16, '--teacher', 'smollm2-135m-instruct', '--profile', '--probes-per-capability', 1,
-            '--train-data', train, '--output', out,
-            env={'OMP_NUM_THREADS': '1'})   # one thread: several times faster than 2 when the CI box's cores are shared
+    r = cli(
+        'eval',
+        '--model',
+        'smollm2-135m-pruned',
+        '--task',
+        'general_knowledge',
+        '--limit',
+        4,
+        '--k',
+        1,
+        2,
+        '--seed',
+        5,
+        '--max-new-tokens',
+        16,
+        '--teacher',
+        'smollm2-135m-instruct',
+        '--profile',
+        '--probes-per-capability',
+        1,
+        '--train-data',
+        train,
+        '--output',
+        out,
+        env={'OMP_NUM_THREADS': '1'},
+    )  # one thread: several times faster than 2 when the CI box's cores are shared
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     print(f"eval: {time.time() - t0:.0f} s")
     res = json.loads(out.read_text())
@@ -23,11 +49,14 @@ def test_eval_cli_end_to_end(tmp_path):
     avc = res['accuracy_vs_capability']
     assert abs(avc['1']['capability'] - res['accuracy']) < 1e-12 and avc['2']['capability'] >= avc['1']['capability']
     n_correct = sum(i['n_correct'] for i in res['items'])
-    assert abs(res['accuracy'] - n_correct / 8) < 1e-12                       # mean success probability over 4 x 2 samples
+    assert abs(res['accuracy'] - n_correct / 8) < 1e-12  # mean success probability over 4 x 2 samples
     assert sum(d['n_questions'] for d in avc['2']['per_difficulty'].values()) == 4
     d = res['divergences']
     assert d['kl'] > 0 and 0 < d['js'] < 0.7 and 0 < d['cosine'] <= 1 and d['n_positions'] > 0
-    assert set(res['profile']) == {'smollm2-135m-pruned', 'smollm2-135m-instruct'} and len(res['profile']['smollm2-135m-pruned']) == 8
+    assert (
+        set(res['profile']) == {'smollm2-135m-pruned', 'smollm2-135m-instruct'}
+        and len(res['profile']['smollm2-135m-pruned']) == 8
+    )
     assert res['leakage']['n_train'] == 2 and res['leakage']['n_leaked'] == 1
     assert res['ledger']['spent']['eval'] > 0 and res['versions']['torch'] and 'git_sha' in res
     assert out.with_suffix('.png').exists() and (tmp_path / 'eval_profile.png').exists()

@@ -1,25 +1,35 @@
 """Teacher generation through the persistent cache with the real teacher: the rerun is free and identical."""
-from capdistill.generation import HFEngine, GenerationConfig, GenerationCache, CachedEngine
-from capdistill.ledger import TokenLedger
-from capdistill.models import load_model
+
+from capdistill.teachers.engines import HFEngine, GenerationConfig, GenerationCache, CachedEngine
+from capdistill.core.ledger import TokenLedger
+from capdistill.core.models import load_model
 
 TEACHER = 'smollm2-135m-instruct'
-PROMPTS = ['What is the capital of France?', 'What is 7 times 6?', 'Name a primary colour.', 'Write one word meaning happy.']
+PROMPTS = [
+    'What is the capital of France?',
+    'What is 7 times 6?',
+    'Name a primary colour.',
+    'Write one word meaning happy.',
+]
 
 
 def test_real_teacher_through_cache_twice(tmp_path):
     model, tok = load_model(TEACHER)
     cfg = GenerationConfig(max_new_tokens=16, batch_size=4)
     led1 = TokenLedger(budgets={'generation': 10_000})
-    first = CachedEngine(HFEngine(model, tok, TEACHER), GenerationCache(tmp_path / 'gen.jsonl')).generate(PROMPTS, cfg, ledger=led1, progress=False)
+    first = CachedEngine(HFEngine(model, tok, TEACHER), GenerationCache(tmp_path / 'gen.jsonl')).generate(
+        PROMPTS, cfg, ledger=led1, progress=False
+    )
     assert [g.prompt for g in first] == PROMPTS and not any(g.cached for g in first)
     assert 'Paris' in first[0].text
     assert all(0 < g.completion_tokens <= 16 for g in first)
     assert led1.spent['teacher_gen_prompt'] == sum(g.prompt_tokens for g in first)
     assert led1.spent['teacher_gen_completion'] == sum(g.completion_tokens for g in first)
 
-    led2 = TokenLedger(budgets={'generation': 10_000})   # a new process would reopen the file: so do we
-    again = CachedEngine(HFEngine(model, tok, TEACHER), GenerationCache(tmp_path / 'gen.jsonl')).generate(PROMPTS, cfg, ledger=led2, progress=False)
+    led2 = TokenLedger(budgets={'generation': 10_000})  # a new process would reopen the file: so do we
+    again = CachedEngine(HFEngine(model, tok, TEACHER), GenerationCache(tmp_path / 'gen.jsonl')).generate(
+        PROMPTS, cfg, ledger=led2, progress=False
+    )
     assert all(g.cached for g in again)
     assert [g.text for g in again] == [g.text for g in first]
     assert led2.spent_in('generation') == 0
@@ -29,15 +39,31 @@ def test_real_teacher_through_cache_twice(tmp_path):
 def test_generate_batch_cli_uses_cache_and_budget(tmp_path):
     import json
     from conftest import run_cli
+
     out = tmp_path / 'batch.jsonl'
-    args = ('generate-batch', '--allocation', 'math=0.5,general_knowledge=0.5', '--num-prompts', '6', '--max-new-tokens', '24',
-            '--budget-gen-tokens', '2000', '--output', out)
+    args = (
+        'generate-batch',
+        '--allocation',
+        'math=0.5,general_knowledge=0.5',
+        '--num-prompts',
+        '6',
+        '--max-new-tokens',
+        '24',
+        '--budget-gen-tokens',
+        '2000',
+        '--output',
+        out,
+    )
     r = run_cli(*args)
     assert r.returncode == 0, r.stderr[-2000:]
     rows = [json.loads(l) for l in out.read_text().splitlines()]
-    assert len(rows) == 6 and {x['capability'] for x in rows} == {'math', 'general_knowledge'} and not any(x['cached'] for x in rows)
+    assert (
+        len(rows) == 6
+        and {x['capability'] for x in rows} == {'math', 'general_knowledge'}
+        and not any(x['cached'] for x in rows)
+    )
     assert sum(x['prompt_tokens'] + x['completion_tokens'] for x in rows) <= 2000
-    r = run_cli(*args)                                                  # rerun: everything from the cache
+    r = run_cli(*args)  # rerun: everything from the cache
     assert r.returncode == 0 and all(json.loads(l)['cached'] for l in out.read_text().splitlines())
     r = run_cli('generate-batch', '--allocation', 'maths=1', '--output', out)
     assert r.returncode == 2 and "Did you mean 'math'" in r.stderr
@@ -47,12 +73,35 @@ def test_distill_cli_sft_and_kd(tmp_path):
     "generate-batch -> distill (sft, kd) with the real embedded models; budgets respected, students saved."
     import json
     from conftest import run_cli
+
     data = tmp_path / 'batch.jsonl'
-    r = run_cli('generate-batch', '--allocation', 'general_knowledge=1', '--num-prompts', '8', '--max-new-tokens', '24', '--output', data)
+    r = run_cli(
+        'generate-batch',
+        '--allocation',
+        'general_knowledge=1',
+        '--num-prompts',
+        '8',
+        '--max-new-tokens',
+        '24',
+        '--output',
+        data,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     for method in ('sft', 'kd'):
         out = tmp_path / method
-        r = run_cli('distill', '--method', method, '--data', data, '--budget-train-tokens', '600', '--lr', '1e-4', '--output-dir', out)
+        r = run_cli(
+            'distill',
+            '--method',
+            method,
+            '--data',
+            data,
+            '--budget-train-tokens',
+            '600',
+            '--lr',
+            '1e-4',
+            '--output-dir',
+            out,
+        )
         assert r.returncode == 0, r.stderr[-2000:]
         m = json.loads((out / 'manifest.json').read_text())
         spent = m['ledger']['spent']

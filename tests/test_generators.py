@@ -1,8 +1,8 @@
 """Acceptance: every generator's reference answer passes its own checker on 1,000 samples; a wrong answer fails."""
 from concurrent.futures import ThreadPoolExecutor
 import pytest
-from capdistill.requirements import CAPABILITIES
-from capdistill.generators import generate_samples, generate_task, verify, TASK_GENERATORS
+from capdistill.tasks.cards import CAPABILITIES
+from capdistill.tasks.prompts import generate_samples, generate_task, verify, TASK_GENERATORS
 
 N = 1000
 

@@ -1,18 +1,33 @@
 """Logit KD, on-policy GKD and KD from a top-k cache with the real teacher (SmolLM2-135M-Instruct) and the pruned
 student: each, on a 1200-token training budget (about 5 steps of 4), raises the student's log-likelihood of held-out teacher responses;
 KD also raises the probe-profile log-likelihood."""
+
 import copy, time
 import numpy as np
 import pytest
-from capdistill.models import load_model, generate, score_responses
-from capdistill.ledger import TokenLedger
-from capdistill.kd import KDConfig, kd_train, gkd_train, build_topk_cache
-from capdistill.probes import ProbeConfig, build_probes, profile, profile_vector
+from capdistill.core.models import load_model, generate, score_responses
+from capdistill.core.ledger import TokenLedger
+from capdistill.distill.kd import KDConfig, kd_train, gkd_train, build_topk_cache
+from capdistill.read.probes import ProbeConfig, build_probes, profile, profile_vector
 
-PROMPTS = ['What is the capital of France?', 'Name three primary colors.', 'What is 12 plus 7?', 'Give a synonym for happy.',
-           'What do bees make?', 'How many days are in a week?', 'Write one sentence about the moon.', 'What is the boiling point of water?',
-           'Name a large ocean.', 'What is 9 times 3?', 'Say hello in Spanish.', 'What color is the sky on a clear day?',
-           'What is the largest planet?', 'Name a fruit that is yellow.', 'What is 15 minus 4?', 'Who wrote Romeo and Juliet?']
+PROMPTS = [
+    'What is the capital of France?',
+    'Name three primary colors.',
+    'What is 12 plus 7?',
+    'Give a synonym for happy.',
+    'What do bees make?',
+    'How many days are in a week?',
+    'Write one sentence about the moon.',
+    'What is the boiling point of water?',
+    'Name a large ocean.',
+    'What is 9 times 3?',
+    'Say hello in Spanish.',
+    'What color is the sky on a clear day?',
+    'What is the largest planet?',
+    'Name a fruit that is yellow.',
+    'What is 15 minus 4?',
+    'Who wrote Romeo and Juliet?',
+]
 BUDGET = 1200
 
 
@@ -42,16 +57,30 @@ def test_distillation_improves_heldout_loglik(setup, method, tmp_path):
     led = TokenLedger(budgets={'training': BUDGET})
     probes = None
     if method == 'kd':
-        probes = build_probes(teacher, tok, ProbeConfig(n_per_capability=2, max_new_tokens=24),
-                              capabilities=('general_knowledge', 'math'), progress=False)
+        probes = build_probes(
+            teacher,
+            tok,
+            ProbeConfig(n_per_capability=2, max_new_tokens=24),
+            capabilities=('general_knowledge', 'math'),
+            progress=False,
+        )
         prof0 = profile(student, tok, probes)
     t0 = time.time()
     if method == 'kd':
         st = kd_train(student, teacher, tok, train, _cfg(), ledger=led, progress=False)
         assert led.spent['teacher_scoring'] > 0
     elif method == 'gkd':
-        st = gkd_train(student, teacher, tok, train, _cfg(kind='jsd', beta=0.5), ledger=led, lmbda=0.5,
-                       max_new_tokens=32, progress=False)
+        st = gkd_train(
+            student,
+            teacher,
+            tok,
+            train,
+            _cfg(kind='jsd', beta=0.5),
+            ledger=led,
+            lmbda=0.5,
+            max_new_tokens=32,
+            progress=False,
+        )
         assert st['on_policy_batches'] > 0 and st['student_generated']['completion'] > 0
     else:
         led_cache = TokenLedger()
@@ -61,8 +90,10 @@ def test_distillation_improves_heldout_loglik(setup, method, tmp_path):
         st = kd_train(student, None, tok, train, _cfg(), ledger=led, topk_cache=tmp_path / 'topk', progress=False)
         assert led.spent['teacher_scoring'] == 0
     after = _heldout(student, tok, held)
-    print(f"{method}: {st['steps']} steps in {time.time() - t0:.0f} s, spent {led.spent_in('training')}; "
-          f"held-out loglik {base:.3f} -> {after:.3f}")
+    print(
+        f"{method}: {st['steps']} steps in {time.time() - t0:.0f} s, spent {led.spent_in('training')}; "
+        f"held-out loglik {base:.3f} -> {after:.3f}"
+    )
     assert st['stopped_by_budget'] and led.spent_in('training') <= BUDGET
     assert after > base
     if probes is not None:

@@ -1,10 +1,9 @@
 """Probes built from the real teacher; the teacher's profile beats the pruned student's on every capability."""
 import time
-import numpy as np
-from capdistill.models import load_model
-from capdistill.probes import ProbeConfig, build_probes, profile, profile_vector, save_probes, load_probes
-from capdistill.requirements import CAPABILITIES
-from capdistill.ledger import TokenLedger
+from capdistill.core.models import load_model
+from capdistill.read.probes import ProbeConfig, build_probes, profile, profile_vector, save_probes, load_probes
+from capdistill.tasks.cards import CAPABILITIES
+from capdistill.core.ledger import TokenLedger
 
 
 def test_teacher_profile_beats_pruned_student(tmp_path):

@@ -1,24 +1,39 @@
 """ReAD end to end with the real embedded models: gains, ledger, kill + resume, and errors before any token is spent."""
+
 import json, os, signal, subprocess, sys, time
 from pathlib import Path
 import numpy as np
 import pytest
 from conftest import run_cli, ROOT
-from capdistill.requirements import get_task_card, CAPABILITIES
-from capdistill.ledger import CATEGORIES
+from capdistill.tasks.cards import get_task_card
+from capdistill.core.ledger import CATEGORIES
 
-SMALL = ['--task-name', 'word_problem_format', '--budget-total-tokens', '7000', '--budget-gen-tokens', '3000',
-         '--budget-train-tokens', '4000', '--num-intervals', '2', '--seed', '3']
+SMALL = [
+    '--task-name',
+    'word_problem_format',
+    '--budget-total-tokens',
+    '7000',
+    '--budget-gen-tokens',
+    '3000',
+    '--budget-train-tokens',
+    '4000',
+    '--num-intervals',
+    '2',
+    '--seed',
+    '3',
+]
 
 
-def _exe(): return str(Path(sys.executable).parent / 'capdistill')
+def _exe():
+    return str(Path(sys.executable).parent / 'capdistill')
 
 
 def _recount(run: Path) -> dict:
     "Independent recount: every interval's own ledger plus the probe-building and initial-profile eval tokens."
     total = {c: 0 for c in CATEGORIES}
     for f in sorted((run / 'intervals').glob('interval_*.json')):
-        for c, k in json.loads(f.read_text())['ledger']['spent'].items(): total[c] += k
+        for c, k in json.loads(f.read_text())['ledger']['spent'].items():
+            total[c] += k
     return total
 
 
@@ -34,31 +49,47 @@ def test_profile_on_required_capabilities_rises_within_budget(uninterrupted):
     out, r = uninterrupted
     s = json.loads((out / 'summary.json').read_text())
     req = get_task_card('word_problem_format').required()
-    before = np.mean([s['initial_profile'][c] for c in req]); after = np.mean([s['final_profile'][c] for c in req])
+    before = np.mean([s['initial_profile'][c] for c in req])
+    after = np.mean([s['final_profile'][c] for c in req])
     print(f"required-capability loglik {before:.3f} -> {after:.3f}; allocations {s['allocations']}")
     assert after > before and s['required_gain'] > 0
     spent = s['ledger']['spent']
-    gen, train = spent['teacher_gen_prompt'] + spent['teacher_gen_completion'], spent['student_train_prompt'] + spent['student_train_label']
+    gen, train = (
+        spent['teacher_gen_prompt'] + spent['teacher_gen_completion'],
+        spent['student_train_prompt'] + spent['student_train_label'],
+    )
     assert 0 < gen <= 3000 and 0 < train <= 4000 and gen + train + spent['teacher_scoring'] <= 7000
     recount = _recount(out)
     for c in CATEGORIES:
-        if c != 'eval': assert spent[c] == recount[c], c                      # method spend = sum of the intervals
-    assert spent['eval'] > recount['eval']                                     # + probe building and the initial profile
+        if c != 'eval':
+            assert spent[c] == recount[c], c  # method spend = sum of the intervals
+    assert spent['eval'] > recount['eval']  # + probe building and the initial profile
     n_lines = sum(len(f.read_text().splitlines()) for f in (out / 'examples').glob('*.jsonl'))
     assert n_lines >= sum(s['n_examples']) > 0
-    assert 'allocation per interval' in r.stdout and (out / 'read_run.png').exists() and (out / 'final' / 'config.json').exists()
+    assert (
+        'allocation per interval' in r.stdout
+        and (out / 'read_run.png').exists()
+        and (out / 'final' / 'config.json').exists()
+    )
 
 
 def test_killed_run_resumes_to_the_same_result(uninterrupted, tmp_path):
     ref_out, _ = uninterrupted
     out = tmp_path / 'run'
-    p = subprocess.Popen([_exe(), 'read', *SMALL, '--output-dir', str(out)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                         start_new_session=True)
-    target = out / 'examples' / 'interval_001.jsonl'          # the second interval's data exist, its training has not committed
+    p = subprocess.Popen(
+        [_exe(), 'read', *SMALL, '--output-dir', str(out)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    target = out / 'examples' / 'interval_001.jsonl'  # the second interval's data exist, its training has not committed
     t0 = time.time()
-    while not target.exists() and p.poll() is None and time.time() - t0 < 600: time.sleep(0.1)
+    while not target.exists() and p.poll() is None and time.time() - t0 < 600:
+        time.sleep(0.1)
     assert p.poll() is None, p.stderr.read()[-2000:]
-    os.killpg(p.pid, signal.SIGKILL); p.wait()
+    os.killpg(p.pid, signal.SIGKILL)
+    p.wait()
     m = json.loads((out / 'manifest.json').read_text())
     assert m['state']['completed_intervals'] == 1 and m['status'] == 'running'
     r = run_cli('read', *SMALL, '--output-dir', out, '--resume')
@@ -67,10 +98,15 @@ def test_killed_run_resumes_to_the_same_result(uninterrupted, tmp_path):
     a, b = json.loads((ref_out / 'summary.json').read_text()), json.loads((out / 'summary.json').read_text())
     assert a['n_examples'] == b['n_examples'] and a['allocations'] == b['allocations']
     for c in CATEGORIES:
-        if c != 'eval': assert a['ledger']['spent'][c] == b['ledger']['spent'][c], c   # nothing counted twice
-    ex_a = [json.loads(l)['uid'] for f in sorted((ref_out / 'examples').glob('*.jsonl')) for l in f.read_text().splitlines()]
-    ex_b = [json.loads(l)['uid'] for f in sorted((out / 'examples').glob('*.jsonl')) for l in f.read_text().splitlines()]
-    assert ex_a == ex_b and len(set(ex_b)) == len(ex_b)                          # no lost or duplicated examples
+        if c != 'eval':
+            assert a['ledger']['spent'][c] == b['ledger']['spent'][c], c  # nothing counted twice
+    ex_a = [
+        json.loads(l)['uid'] for f in sorted((ref_out / 'examples').glob('*.jsonl')) for l in f.read_text().splitlines()
+    ]
+    ex_b = [
+        json.loads(l)['uid'] for f in sorted((out / 'examples').glob('*.jsonl')) for l in f.read_text().splitlines()
+    ]
+    assert ex_a == ex_b and len(set(ex_b)) == len(ex_b)  # no lost or duplicated examples
 
 
 def test_bad_configs_fail_before_any_token(tmp_path):
@@ -78,7 +114,17 @@ def test_bad_configs_fail_before_any_token(tmp_path):
     cards.write_text('t:\n  description: x\n  requirements: {math: 0.5, juggling: 0.5}\n')
     r = run_cli('read', '--task-cards', cards, '--task-name', 't', '--output-dir', tmp_path / 'a')
     assert r.returncode == 2 and "unknown capability 'juggling'" in r.stderr and str(cards) in r.stderr
-    r = run_cli('read', '--budget-total-tokens', '1000', '--budget-gen-tokens', '800', '--budget-train-tokens', '800', '--output-dir', tmp_path / 'b')
+    r = run_cli(
+        'read',
+        '--budget-total-tokens',
+        '1000',
+        '--budget-gen-tokens',
+        '800',
+        '--budget-train-tokens',
+        '800',
+        '--output-dir',
+        tmp_path / 'b',
+    )
     assert r.returncode == 2 and "budgets don't add up" in r.stderr
     r = run_cli('read', '--teacher-model', str(tmp_path / 'no-teacher'), '--output-dir', tmp_path / 'c')
     assert r.returncode == 2 and 'does not exist' in r.stderr
@@ -92,8 +138,8 @@ def test_seed_style_script_runs_by_changing_only_the_import(tmp_path):
     "A script written against the seed's read.allocation / read.bandit (positional and keyword use as the seed's README shows)."
     script = tmp_path / 'seed_style.py'
     script.write_text('''
-from capdistill.allocation import build_candidate_actions, compute_spillover   # was: from read.allocation import ...
-from capdistill.bandit import BanditConfig, UCBEnsembleBandit                  # was: from read.bandit import ...
+from capdistill.read.allocation import build_candidate_actions, compute_spillover   # was: from read.allocation import ...
+from capdistill.read.bandit import BanditConfig, UCBEnsembleBandit                  # was: from read.bandit import ...
 caps = ["general_knowledge", "reasoning", "math", "code"]
 req = [0.05, 0.40, 0.45, 0.10]
 actions = build_candidate_actions(caps, req, max_support=2, weight_grid=[0.25, 0.50, 0.75], top_k=2, max_candidates=32, include_one_hot=True)

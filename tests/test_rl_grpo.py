@@ -1,14 +1,28 @@
 """GRPO RLVR end to end with the real embedded pruned student through the CLI: weights change, metrics, ledger = recount."""
+
 import json
-from pathlib import Path
 import torch
 from conftest import run_cli
-from capdistill.models import load_model
-from capdistill.rl_grpo import prompt_token_count
+from capdistill.core.models import load_model
+from capdistill.rl.grpo import prompt_token_count
 
 # 2 steps of 2 prompts x 2 generations x 12 tokens (the smallest real GRPO run), beta > 0: TRL's reference model is built too
-SMALL = ['--set', 'max_steps=2', '--set', 'num_prompts=4', '--set', 'tasks=[general_knowledge]', '--set', 'max_completion_length=12',
-         '--set', 'num_generations=2', '--set', 'per_device_train_batch_size=4', '--set', 'budget_tokens=3000']
+SMALL = [
+    '--set',
+    'max_steps=2',
+    '--set',
+    'num_prompts=4',
+    '--set',
+    'tasks=[general_knowledge]',
+    '--set',
+    'max_completion_length=12',
+    '--set',
+    'num_generations=2',
+    '--set',
+    'per_device_train_batch_size=4',
+    '--set',
+    'budget_tokens=3000',
+]
 
 
 def test_grpo_run_changes_the_student_within_budget(tmp_path):
@@ -20,7 +34,9 @@ def test_grpo_run_changes_the_student_within_budget(tmp_path):
     # method metrics, one row per step (+ TRL's train summary)
     rows = [json.loads(l) for l in (out / 'metrics.jsonl').read_text().splitlines()]
     steps = [m for m in rows if 'reward' in m]
-    assert len(steps) == 2 and all(k in steps[0] for k in ('reward', 'reward_std', 'frac_reward_zero_std', 'kl', 'accuracy'))
+    assert len(steps) == 2 and all(
+        k in steps[0] for k in ('reward', 'reward_std', 'frac_reward_zero_std', 'kl', 'accuracy')
+    )
     # ledger: within budget, equal to a recount from the logged completions and to TRL's own token count
     spent = s['ledger']['spent']
     total = spent['student_train_prompt'] + spent['student_train_label']
@@ -40,5 +56,5 @@ def test_grpo_run_changes_the_student_within_budget(tmp_path):
 
 def test_grpo_bad_config_is_one_clear_line(tmp_path):
     r = run_cli('rl', '--method', 'grpo', '--set', 'num_generations=3', '--output-dir', tmp_path / 'x')
-    assert r.returncode == 2 and 'must be a multiple of num_generations' in r.stderr and 'rl_grpo.yml' in r.stderr
+    assert r.returncode == 2 and 'must be a multiple of num_generations' in r.stderr and 'grpo.yaml' in r.stderr
     assert not (tmp_path / 'x').exists()

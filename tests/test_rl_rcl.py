@@ -1,24 +1,56 @@
 """RCL adaptive teacher end to end with the real embedded models through the CLI: SFT warm-up, GRPO on the teacher,
-teacher weights change, APG/NDR/TES logged, ledger within budgets and equal to a recount, data errors name file+column."""
+teacher weights change, APG/NDR/TES logged, ledger within budgets and equal to a recount, data errors name file+column.
+"""
+
 import json
 import torch
 from conftest import run_cli
-from capdistill.models import load_model, encode_chat
-from capdistill.rl_adaptive import teacher_messages, sft_target
+from capdistill.core.models import load_model, encode_chat
+from capdistill.rl.rcl import teacher_messages, sft_target
 
-FACTS = [('What is the capital of France?', 'Paris'), ('What is the capital of Japan?', 'Tokyo'),
-         ('How many days are in a week?', '7'), ('What planet do we live on?', 'Earth')]
+FACTS = [
+    ('What is the capital of France?', 'Paris'),
+    ('What is the capital of Japan?', 'Tokyo'),
+    ('How many days are in a week?', '7'),
+    ('What planet do we live on?', 'Earth'),
+]
 
 
 def test_rcl_run_trains_the_teacher_within_budget(tmp_path):
     data = tmp_path / 'items.jsonl'
-    data.write_text(''.join(json.dumps(dict(question=q + ' Answer briefly.', solution=a, reasoning_trace=f'The student only needs the fact: {a}.')) + '\n'
-                            for q, a in FACTS))
+    data.write_text(
+        ''.join(
+            json.dumps(
+                dict(
+                    question=q + ' Answer briefly.',
+                    solution=a,
+                    reasoning_trace=f'The student only needs the fact: {a}.',
+                )
+            )
+            + '\n'
+            for q, a in FACTS
+        )
+    )
     out = tmp_path / 'rcl'
     # warm-up, then 2 GRPO steps of 1 item x 2 teachings (beta = 0: no reference model), to keep CI time down
-    sets = dict(data=str(data), num_items=2, sft_epochs=1, probe_max_tokens=8, teaching_max_tokens=16, answer_max_tokens=8, max_steps=2,
-                num_generations=2, per_device_train_batch_size=2, beta=0.0, num_eval_items=1, budget_tokens=6000, budget_eval_tokens=12000)
-    r = run_cli('rl', '--method', 'rcl', *[a for k, v in sets.items() for a in ('--set', f'{k}={v}')], '--output-dir', out)
+    sets = dict(
+        data=str(data),
+        num_items=2,
+        sft_epochs=1,
+        probe_max_tokens=8,
+        teaching_max_tokens=16,
+        answer_max_tokens=8,
+        max_steps=2,
+        num_generations=2,
+        per_device_train_batch_size=2,
+        beta=0.0,
+        num_eval_items=1,
+        budget_tokens=6000,
+        budget_eval_tokens=12000,
+    )
+    r = run_cli(
+        'rl', '--method', 'rcl', *[a for k, v in sets.items() for a in ('--set', f'{k}={v}')], '--output-dir', out
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     s = json.loads((out / 'summary.json').read_text())
     assert s['steps'] == 2 and s['sft_warmup']['steps'] >= 1
@@ -31,11 +63,27 @@ def test_rcl_run_trains_the_teacher_within_budget(tmp_path):
     items = [json.loads(l) for l in (out / 'items.jsonl').read_text().splitlines()]
     rolls = [json.loads(l) for l in (out / 'rollouts.jsonl').read_text().splitlines()]
     assert len(rolls) == 2 * 2
-    assert spent['teacher_gen_prompt'] + spent['teacher_gen_completion'] == sum(r['prompt_tokens'] + r['completion_tokens'] for r in rolls)
-    assert spent['eval'] == sum(i['student_tokens'] for i in items) + sum(r['student_tokens'] for r in rolls) + s['final_eval']['eval_tokens']
+    assert spent['teacher_gen_prompt'] + spent['teacher_gen_completion'] == sum(
+        r['prompt_tokens'] + r['completion_tokens'] for r in rolls
+    )
+    assert (
+        spent['eval']
+        == sum(i['student_tokens'] for i in items)
+        + sum(r['student_tokens'] for r in rolls)
+        + s['final_eval']['eval_tokens']
+    )
     _, tok = load_model('smollm2-135m-instruct', device='cpu')
-    sft_tokens = sum(len(encode_chat(tok, teacher_messages(i['question'], i['solution'], i['outline']),
-                                     sft_target(f"The student only needs the fact: {i['solution']}.", i['solution']), 256)[0]) for i in items)
+    sft_tokens = sum(
+        len(
+            encode_chat(
+                tok,
+                teacher_messages(i['question'], i['solution'], i['outline']),
+                sft_target(f"The student only needs the fact: {i['solution']}.", i['solution']),
+                256,
+            )[0]
+        )
+        for i in items
+    )
     assert spent['student_train_prompt'] + spent['student_train_label'] == sft_tokens
     total = sum(v for k, v in spent.items() if k != 'eval')
     assert 0 < total <= 6000 and 0 < spent['eval'] <= 12000
