@@ -7,7 +7,7 @@ from __future__ import annotations
 import json, math, shutil, time
 from dataclasses import dataclass
 from pathlib import Path
-from .core.config import cfield, load_config, project_root, seed_everything
+from .core.config import Config, cfield, load_config, project_root, seed_everything
 from .core.ledger import TokenLedger
 from .core.rundir import RunDir, write_json_atomic
 from .core.models import load_model, check_tokenizers_match, score_responses, count_params
@@ -18,7 +18,7 @@ __all__ = ['DemoConfig', 'run_demo']
 
 # %% ../nbs/90_demo.ipynb #cc0693a0
 @dataclass
-class DemoConfig:
+class DemoConfig(Config):
     teacher: str = 'smollm2-135m-instruct'
     student: str = 'smollm2-135m-pruned'
     seed: int = 0

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/00_core/01_config.ipynb #252b32a2
 from __future__ import annotations
-import dataclasses, difflib, os, random, types
+import contextvars, dataclasses, difflib, os, random, types
 from dataclasses import dataclass, field, fields, is_dataclass, asdict
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
@@ -13,8 +13,8 @@ import numpy as np
 import yaml
 
 # %% auto #0
-__all__ = ['project_root', 'capdistill_home', 'shared_data_dir', 'ConfigError', 'cfield', 'config_from_dict', 'load_config',
-           'config_to_dict', 'save_config', 'seed_everything']
+__all__ = ['project_root', 'capdistill_home', 'shared_data_dir', 'ConfigError', 'cfield', 'check_config', 'Config',
+           'config_from_dict', 'load_config', 'config_to_dict', 'save_config', 'seed_everything']
 
 # %% ../../nbs/00_core/01_config.ipynb #9cf2e53f
 def project_root() -> Path:
@@ -51,7 +51,7 @@ def cfield(
     help='',
     default_factory=dataclasses.MISSING
 ):
-    "A dataclass field with range/choice checks applied by `config_from_dict`."
+    "A dataclass field with its help text and range/choice checks (applied when the config is built)."
     md = dict(ge=ge, gt=gt, le=le, lt=lt, choices=choices, help=help)
     if default_factory is not dataclasses.MISSING:
         return field(default_factory=default_factory, metadata=md)
@@ -88,6 +88,8 @@ def _check_type(val, tp, where: str, src: str):
             return val
         raise ConfigError(f"{src}: key '{where}' must be one of {list(args)}, got {val!r}.")
     if is_dataclass(tp):
+        if isinstance(val, tp):
+            return val
         if not isinstance(val, dict):
             raise bad()
         return config_from_dict(tp, val, source=src, prefix=f"{where}.")
@@ -138,6 +140,35 @@ def _check_range(val, md, where, src):
         raise ConfigError(f"{src}: key '{where}' = {val!r} is not allowed: choose one of {list(md['choices'])}.")
 
 
+_CONTEXT = contextvars.ContextVar('capdistill_config_source', default=None)  # (source, key prefix) while loading
+
+
+def check_config(obj):
+    "Check every field of config `obj` (type, range, choices; int -> float), then its `validate()`."
+    source, prefix = _CONTEXT.get() or (f"{type(obj).__name__}(...)", '')
+    hints = get_type_hints(type(obj))
+    for f in fields(obj):
+        if not f.init:
+            continue
+        val = _check_type(getattr(obj, f.name), hints[f.name], prefix + f.name, source)
+        _check_range(val, f.metadata, prefix + f.name, source)
+        object.__setattr__(obj, f.name, val)
+    if hasattr(obj, 'validate'):
+        try:
+            obj.validate()
+        except ConfigError:
+            raise
+        except (ValueError, TypeError) as e:
+            raise ConfigError(f"{source}: {prefix.rstrip('.') or type(obj).__name__}: {e}") from None
+
+
+class Config:
+    "Base of every capdistill config dataclass: construction checks its fields, from YAML and from Python alike."
+
+    def __post_init__(self):
+        check_config(self)
+
+
 def config_from_dict(cls, d: dict | None, source: str = '<dict>', prefix: str = ''):
     "Build dataclass `cls` from `d`, rejecting unknown keys, wrong types and out-of-range values."
     d = {} if d is None else d
@@ -155,25 +186,13 @@ def config_from_dict(cls, d: dict | None, source: str = '<dict>', prefix: str = 
             raise ConfigError(
                 f"{source}: unknown key '{prefix}{k}' for {cls.__name__}.{hint} Valid keys: {', '.join(flds)}."
             )
-    kw = {}
-    for name, f in flds.items():
-        if name not in d:
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise ConfigError(
-                    f"{source}: required key '{prefix}{name}' for {cls.__name__} is missing. Add it to {source}."
-                )
-            continue
-        val = _check_type(d[name], hints[name], prefix + name, source)
-        _check_range(val, f.metadata, prefix + name, source)
-        kw[name] = val
-    obj = cls(**kw)
-    if hasattr(obj, 'validate'):
-        try:
-            obj.validate()
-        except ConfigError:
-            raise
-        except (ValueError, TypeError) as e:
-            raise ConfigError(f"{source}: {prefix.rstrip('.') or cls.__name__}: {e}") from None
+    token = _CONTEXT.set((source, prefix))
+    try:
+        obj = cls(**d)
+        if not isinstance(obj, Config):
+            check_config(obj)
+    finally:
+        _CONTEXT.reset(token)
     return obj
 
 # %% ../../nbs/00_core/01_config.ipynb #b2bac147

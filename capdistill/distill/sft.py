@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import torch
-from ..core.config import cfield
+from ..core.config import Config, cfield
 from ..core.ledger import TokenLedger
 from ..core.models import encode_chat
 from ..core.rundir import write_json_atomic
@@ -21,7 +21,7 @@ __all__ = ['SFTConfig', 'apply_lora', 'batch_charge', 'collate', 'fit_batch', 'e
 
 # %% ../../nbs/30_distill/31_sft.ipynb #bc6576d9
 @dataclass
-class SFTConfig:
+class SFTConfig(Config):
     lr: float = cfield(5e-5, gt=0)
     batch_size: int = cfield(8, ge=1)
     max_length: int = cfield(256, ge=8)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.config import ConfigError, cfield, project_root, seed_everything
+from ..core.config import Config, ConfigError, cfield, project_root, seed_everything
 from ..core.ledger import TokenLedger
 from ..core.rundir import write_json_atomic, package_versions, git_sha
 from ..tasks.cards import CAPABILITIES, load_task_cards, default_task_cards_path
@@ -242,7 +242,7 @@ def leakage_report(
 
 # %% ../../nbs/40_eval/42_evaluation.ipynb #98db79fb
 @dataclass
-class EvalConfig:
+class EvalConfig(Config):
     model: str = 'smollm2-135m-pruned'
     task: str = 'word_problem_format'
     task_cards: str | None = None
@@ -304,7 +304,7 @@ def plot_pass_at_k(res: dict, path=None):
 
 def run_eval(cfg: EvalConfig, output=None, progress: bool = False, model=None, tok=None) -> dict:
     "Evaluate `cfg.model` on `cfg.task`; writes JSON (and a pass@k figure) to `output` if given; returns the results."
-    from capdistill.core.models import check_tokenizers_match
+    from capdistill.core.models import check_tokenizers_match, load_model
 
     t0 = time.time()
     items = load_eval_items(cfg.task, cfg.limit, seed=cfg.seed, split=cfg.split, task_cards=cfg.task_cards)

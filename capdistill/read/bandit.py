@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
-from ..core.config import cfield
+from ..core.config import Config, cfield
 
 # %% auto #0
 __all__ = ['POLICIES', 'BanditConfig', 'UCBEnsembleBandit', 'FixedPolicy', 'uniform_policy', 'proportional_policy',
@@ -17,7 +17,7 @@ __all__ = ['POLICIES', 'BanditConfig', 'UCBEnsembleBandit', 'FixedPolicy', 'unif
 
 # %% ../../nbs/50_read/54_bandit.ipynb #d13d2089
 @dataclass
-class BanditConfig:
+class BanditConfig(Config):
     num_models: int = cfield(5, ge=1)
     hidden_dim: int = cfield(64, ge=1)
     lr: float = cfield(1e-3, gt=0)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from ..core.config import cfield, config_from_dict, project_root
+from ..core.config import Config, cfield, config_from_dict, project_root
 from ..tasks.cards import CAPABILITIES, TaskCard, capability_vector
 from ..tasks.checkers import embed_texts
 
@@ -45,7 +45,7 @@ def intervention_targets(rows: list[dict]) -> dict[str, dict]:
 
 # %% ../../nbs/50_read/51_identifier.ipynb #f8209254
 @dataclass
-class IdentifierConfig:
+class IdentifierConfig(Config):
     hidden_dim: int = cfield(64, ge=1)
     lr: float = cfield(3e-3, gt=0)
     epochs: int = cfield(300, ge=1)

@@ -8,7 +8,7 @@ import copy, json, time
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
-from ..core.config import cfield, seed_everything
+from ..core.config import Config, cfield, seed_everything
 from ..core.ledger import TokenLedger
 from ..core.models import generate, score_responses
 from ..teachers.engines import HFEngine, GenerationConfig
@@ -23,7 +23,7 @@ __all__ = ['InterventionConfig', 'dev_prompts', 'teacher_data', 'collect_interve
 
 # %% ../../nbs/50_read/52_interventions.ipynb #adbb8e45
 @dataclass
-class InterventionConfig:
+class InterventionConfig(Config):
     num_interventions: int = cfield(8, ge=1, help='per task; capabilities are cycled in order')
     budget_gen_tokens: int = cfield(2000, ge=1)
     budget_train_tokens: int = cfield(3000, ge=1)

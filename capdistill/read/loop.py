@@ -9,7 +9,7 @@ from dataclasses import dataclass, asdict
 from pathlib import Path
 import numpy as np
 import torch
-from ..core.config import cfield, project_root, seed_everything
+from ..core.config import Config, cfield, project_root, seed_everything
 from ..core.ledger import TokenLedger
 from ..core.rundir import RunDir, write_json_atomic, write_jsonl_atomic
 from ..core.models import load_model, check_tokenizers_match, encode_chat
@@ -28,7 +28,7 @@ __all__ = ['AllocationConfig', 'ReadConfig', 'run_read', 'print_summary', 'plot_
 
 # %% ../../nbs/50_read/58_loop.ipynb #2d4544c6
 @dataclass
-class AllocationConfig:
+class AllocationConfig(Config):
     max_support: int = cfield(2, ge=1)
     weight_grid: list[float] = cfield([0.25, 0.5, 0.75])
     top_k: int = cfield(3, ge=1, le=len(CAPABILITIES))
@@ -37,7 +37,7 @@ class AllocationConfig:
 
 
 @dataclass
-class ReadConfig:
+class ReadConfig(Config):
     task_name: str = 'word_problem_format'
     task_cards: str | None = None
     teacher_model: str = 'smollm2-135m-instruct'

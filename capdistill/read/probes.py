@@ -8,7 +8,7 @@ import hashlib, json, time
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
-from ..core.config import cfield
+from ..core.config import Config, cfield
 from ..core.ledger import TokenLedger
 from ..core.rundir import write_jsonl_atomic
 from ..core.models import generate, score_responses, chat_text
@@ -20,7 +20,7 @@ __all__ = ['ProbeConfig', 'build_probes', 'save_probes', 'load_probes', 'profile
 
 # %% ../../nbs/50_read/55_probes.ipynb #8ecad07b
 @dataclass
-class ProbeConfig:
+class ProbeConfig(Config):
     n_per_capability: int = cfield(16, ge=1)
     seed: int = cfield(1234, help='probe seed; keep it different from training seeds')
     difficulty_mix: dict[str, float] = cfield({'easy': 0.5, 'medium': 0.5})

@@ -6,7 +6,7 @@
 from __future__ import annotations
 from dataclasses import dataclass
 import numpy as np
-from ..core.config import cfield
+from ..core.config import Config, cfield
 from .allocation import compute_spillover
 
 # %% auto #0
@@ -14,7 +14,7 @@ __all__ = ['RewardConfig', 'read_reward']
 
 # %% ../../nbs/50_read/56_reward.ipynb #7a65008f
 @dataclass
-class RewardConfig:
+class RewardConfig(Config):
     beta: float = cfield(0.6, ge=0, help='spillover penalty weight')
     lambda_cost: float = cfield(0.001, ge=0, help='cost per cost_unit tokens')
     cost_unit: int = cfield(1000, ge=1)

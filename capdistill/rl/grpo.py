@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from transformers import TrainerCallback
 from transformers.trainer_callback import PrinterCallback
-from ..core.config import ConfigError, cfield, seed_everything
+from ..core.config import Config, ConfigError, cfield, seed_everything
 from ..core.ledger import TokenLedger
 from ..core.rundir import RunDir, write_json_atomic
 from capdistill.tasks.checkers import (
@@ -33,7 +33,7 @@ DATASET_TASKS = ('gsm8k', 'gsm8k:train', 'math500', 'humaneval')
 
 
 @dataclass
-class GRPORunConfig:
+class GRPORunConfig(Config):
     "GRPO RLVR run: prompts, TRL `GRPOConfig` knobs (seed 001's β, G, max completion length), reward, budget."
 
     student_model: str = 'smollm2-135m-pruned'

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 import numpy as np
 import torch
-from ..core.config import cfield, project_root
+from ..core.config import Config, cfield, project_root
 from ..core.ledger import TokenLedger
 from ..core.rundir import RunDir, write_json_atomic, write_jsonl_atomic
 from ..core.models import load_model, generate, encode_chat, count_params, check_tokenizers_match
@@ -208,7 +208,7 @@ class LogitCache:
 
 # %% ../../nbs/60_rl/64_intrinsic.ipynb #fd949e05
 @dataclass
-class IntrinsicConfig:
+class IntrinsicConfig(Config):
     "Intrinsic-reward distillation (seed 003); `load_config(path, IntrinsicConfig, section='intrinsic')`."
 
     teacher_model: str = 'smollm2-135m-instruct'

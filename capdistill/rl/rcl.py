@@ -8,7 +8,7 @@ import json, re, shutil
 from dataclasses import dataclass
 from pathlib import Path
 import torch
-from ..core.config import ConfigError, cfield, seed_everything
+from ..core.config import Config, ConfigError, cfield, seed_everything
 from ..core.ledger import TokenLedger
 from ..core.rundir import RunDir, write_json_atomic, write_jsonl_atomic
 from ..core.models import generate, encode_chat, chat_text
@@ -33,7 +33,7 @@ __all__ = ['PROBE_ASK', 'TEACHER_SYSTEM', 'RCLConfig', 'rcl_reward', 'load_rcl_i
 
 # %% ../../nbs/60_rl/65_rcl.ipynb #80e72d4d
 @dataclass
-class RCLConfig:
+class RCLConfig(Config):
     "RCL adaptive-teacher run: data, the two-pass protocol, the reward, SFT warm-up, GRPO knobs, budgets."
 
     teacher_model: str = 'smollm2-135m-instruct'
@@ -371,7 +371,7 @@ def _load(name, cfg):
 
 def run_rcl(cfg: RCLConfig, output_dir, fresh: bool = False, progress: bool = True) -> dict:
     "RCL per `cfg` into run dir `output_dir`: probes, optional SFT warm-up, GRPO on the teacher, final evaluation; returns the summary."
-    from capdistill.distill.sft import sft_train
+    from capdistill.distill.sft import SFTConfig, sft_train
 
     out = Path(output_dir)
     if fresh:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import torch
-from ..core.config import ConfigError, cfield, project_root
+from ..core.config import Config, ConfigError, cfield, project_root
 from ..core.ledger import TokenLedger
 from ..core.rundir import RunDir, write_json_atomic, write_jsonl_atomic
 from ..core.models import load_model, generate, encode_chat, chat_text, count_params
@@ -28,7 +28,7 @@ DATASET_CHECKERS = ('gsm8k', 'math', 'exact', 'bleu', 'semantic')
 
 
 @dataclass
-class QuestionConfig:
+class QuestionConfig(Config):
     "Where the loop's questions come from."
 
     capability: str = cfield(
@@ -171,7 +171,7 @@ def budgets(total, gen=None, train=None, scoring=None) -> dict:
 
 # %% ../../nbs/60_rl/63_reward_loop.ipynb #c5a5eead
 @dataclass
-class RewardLoopConfig:
+class RewardLoopConfig(Config):
     "The teacher–student reward loop (seed 002); `load_config(path, RewardLoopConfig, section='reward_loop')`."
 
     teacher_model: str = 'smollm2-135m-instruct'

@@ -10,7 +10,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
-from ..core.config import cfield, config_from_dict
+from ..core.config import Config, cfield, config_from_dict
 from .sandbox import SandboxConfig, check_python_tests
 
 # %% auto #0
@@ -130,7 +130,7 @@ def sentence_model(device: str = 'cpu'):
     return SentenceTransformer(str(d), device=device, local_files_only=True)
 
 
-def embed_texts(texts) -> "np.ndarray":
+def embed_texts(texts):
     "Unit-norm sentence embeddings (n x 384) of `texts` (also the features of the requirement identifier)."
     return sentence_model().encode(list(texts), normalize_embeddings=True, convert_to_numpy=True)
 
@@ -145,7 +145,7 @@ DEFAULT_THRESHOLDS = {'exact': 1.0, 'bleu': 0.4, 'semantic': 0.8}
 
 
 @dataclass
-class CompareConfig:
+class CompareConfig(Config):
     "How `compare` scores a response against a reference."
 
     method: Literal['exact', 'bleu', 'semantic'] = 'exact'

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Iterable
 
 from datasets import Dataset
-from ..core.config import ConfigError, cfield
+from ..core.config import Config, ConfigError, cfield
 from .data import DataError, load_dataset_spec, parse_dataset_spec, resolve_path, spec_name
 from ..core.rundir import write_json_atomic
 
@@ -258,7 +258,7 @@ def cli_build_eval_hashes(argv: list[str] | None = None) -> Path:
 
 # %% ../../nbs/10_tasks/17_leakage.ipynb #0ab58aac
 @dataclass
-class LeakageConfig:
+class LeakageConfig(Config):
     "Eval-prompt leakage filtering for generated training data."
 
     index: str | None = None  # index JSON from `build-eval-hashes` (project-root relative); None = off

@@ -9,14 +9,14 @@ from dataclasses import dataclass, field, asdict
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
-from ..core.config import cfield, config_from_dict
+from ..core.config import Config, cfield, config_from_dict
 
 # %% auto #0
 __all__ = ['STATUSES', 'SandboxConfig', 'SandboxResult', 'SandboxError', 'bwrap_path', 'run_python', 'check_python_tests']
 
 # %% ../../nbs/10_tasks/13_sandbox.ipynb #1d0ede48
 @dataclass
-class SandboxConfig:
+class SandboxConfig(Config):
     "Limits and guards for one sandboxed run of untrusted Python."
 
     timeout_s: float = cfield(5.0, gt=0, help='wall-clock limit; then the whole process group is killed')

@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 import numpy as np
-from ..core.config import cfield, project_root
+from ..core.config import Config, cfield, project_root
 from .cards import CAPABILITIES, capability_vector
 from .prompts import Sample, DIFFICULTIES, GENERATORS, sample_difficulties
 
@@ -116,7 +116,7 @@ def pool_sample(rng, capability: str, difficulty: str, pools_dir=None) -> Sample
 
 # %% ../../nbs/10_tasks/16_templates.ipynb #55e56e15
 @dataclass
-class TemplateConfig:
+class TemplateConfig(Config):
     source: Literal['generators', 'pools', 'mixed'] = 'mixed'
     pool_fraction: float = cfield(0.25, ge=0, le=1, help="share of pool prompts per capability when source='mixed'")
     difficulty_mix: dict[str, float] = cfield({'easy': 0.4, 'medium': 0.4, 'hard': 0.2})

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from ..core.config import cfield, config_from_dict
+from ..core.config import Config, cfield, config_from_dict
 from ..core.ledger import BudgetExceeded
 from ..tasks.prompts import verify
 from ..tasks.templates import TemplateConfig, sample_batch
@@ -20,7 +20,7 @@ __all__ = ['GenerationConfig', 'Generation', 'GenerationCache', 'Engine', 'HFEng
 
 # %% ../../nbs/20_teachers/21_engines.ipynb #97851ede
 @dataclass
-class GenerationConfig:
+class GenerationConfig(Config):
     "Sampling parameters shared by every engine."
 
     max_new_tokens: int = cfield(64, ge=1)
