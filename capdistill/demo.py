@@ -4,95 +4,100 @@
 
 # %% ../nbs/90_demo.ipynb #c08fb3ca
 from __future__ import annotations
-import json, math, shutil, time
+import math, shutil, time
 from dataclasses import dataclass
 from pathlib import Path
-from .core.config import Config, cfield, load_config, project_root, seed_everything
+from .core.config import Config, cfield, project_root, seed_everything
 from .core.ledger import TokenLedger
 from .core.rundir import RunDir, write_json_atomic
 from .core.models import load_model, check_tokenizers_match, score_responses, count_params
-from .teachers.engines import HFEngine, GenerationConfig
+from .teachers.engines import GenerationConfig
+from .teachers.spec import TeacherConfig, make_teacher
 
 # %% auto #0
-__all__ = ['DemoConfig', 'run_demo']
+__all__ = ['DemoConfig', 'demo_models', 'demo_answers', 'demo_table', 'run_demo']
 
 # %% ../nbs/90_demo.ipynb #cc0693a0
 @dataclass
 class DemoConfig(Config):
-    teacher: str = 'smollm2-135m-instruct'
-    student: str = 'smollm2-135m-pruned'
-    seed: int = 0
-    max_new_tokens: int = cfield(64, ge=1, le=1024)
-    batch_size: int = cfield(8, ge=1)
+    "The demo: a few teacher answers, scored by teacher and student."
+
+    teacher: TeacherConfig = cfield(default_factory=TeacherConfig, help='the teacher (its weights score answers)')
+    student: str = cfield('smollm2-135m-pruned', help='student model: embedded name, checkpoint dir or hub id')
+    seed: int = cfield(0, help='random seed')
+    max_new_tokens: int = cfield(64, ge=1, le=1024, help='longest teacher answer, in tokens')
+    batch_size: int = cfield(8, ge=1, help='prompts per generation batch')
     budget_gen_tokens: int = cfield(4000, ge=1, help='teacher generation budget (prompt + completion tokens)')
-    show_answers: int = cfield(2, ge=0)
-    output_dir: str = 'runs/demo'
-    prompts: list[str] = cfield(['What is the capital of Japan?', 'Explain in one sentence why the sky is blue.'])
+    show_answers: int = cfield(2, ge=0, help='how many teacher answers to print in full')
+    output_root: str = cfield('runs/demo', help='runs go to <output_root>/seed_<seed> (relative: to the project root)')
+    prompts: list[str] = cfield(['What is the capital of Japan?', 'Explain in one sentence why the sky is blue.'],
+                                help='the prompts the teacher answers')
 
     def validate(self):
-        if not self.prompts: raise ValueError("prompts must not be empty")
+        if not self.prompts:
+            raise ValueError("prompts must not be empty")
+
+    def run_dir(self) -> Path:
+        base = Path(self.output_root)
+        return (base if base.is_absolute() else project_root() / base) / f'seed_{self.seed}'
 
 # %% ../nbs/90_demo.ipynb #be2b668b
-def run_demo(cfg: DemoConfig, out: Path | None = None) -> dict:
+def demo_models(cfg: DemoConfig):
+    "Teacher (with its weights: it scores answers) and student, sharing one tokenizer; prints their sizes."
+    t0 = time.time()
+    teacher = make_teacher(cfg.teacher, device='cpu')
+    tmodel, tok = teacher.require_weights('the demo\'s perplexities')
+    student, stok = load_model(cfg.student, device='cpu')
+    check_tokenizers_match(tok, stok)
+    print(f"teacher {cfg.teacher.model}: {tmodel.config.num_hidden_layers} layers, {teacher.params / 1e6:.1f}M params")
+    print(f"student {cfg.student}: {student.config.num_hidden_layers} layers, {count_params(student) / 1e6:.1f}M params"
+          f"  (loaded in {time.time() - t0:.1f} s)")
+    return teacher, student, stok
+
+
+def demo_answers(cfg: DemoConfig, teacher, ledger) -> tuple[list, list]:
+    "Teacher answers to `cfg.prompts`, as far as the generation budget pays (worst case reserved first)."
+    t0 = time.time()
+    gcfg = GenerationConfig(max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size)
+    gens = teacher.engine.generate(cfg.prompts, gcfg, ledger=ledger, progress=False)
+    prompts, answers = [g.prompt for g in gens], [g.text for g in gens]
+    if len(prompts) < len(cfg.prompts):
+        print(f"ledger: generation budget reached; {len(cfg.prompts) - len(prompts)} prompts left unanswered")
+    print(f"\nteacher answered {len(answers)} prompts ({ledger.spent['teacher_gen_completion']} tokens) "
+          f"in {time.time() - t0:.1f} s\n")
+    return prompts, answers
+
+# %% ../nbs/90_demo.ipynb #52a7d955
+def demo_table(cfg: DemoConfig, teacher, student, stok, prompts, answers, ledger) -> dict:
+    "Teacher vs student perplexity of each answer, printed as a table; returns rows and geometric means."
+    tmodel, tok = teacher.require_weights('the demo\'s perplexities')
+    lt = score_responses(tmodel, tok, prompts, answers)
+    ls = score_responses(student, stok, prompts, answers)
+    ledger.charge('eval', 2 * sum(len(stok(a, add_special_tokens=False).input_ids) for a in answers))
+    rows = [dict(prompt=p, answer=a, teacher_ppl=math.exp(-x), student_ppl=math.exp(-y))
+            for p, a, x, y in zip(prompts, answers, lt, ls)]
+    print(f"{'prompt':<58}{'teacher ppl':>12}{'student ppl':>12}")
+    for r in rows:
+        print(f"{r['prompt'][:56]:<58}{r['teacher_ppl']:>12.2f}{r['student_ppl']:>12.2f}")
+    mean = lambda k: math.exp(sum(math.log(r[k]) for r in rows) / len(rows))
+    print(f"{'geometric mean':<58}{mean('teacher_ppl'):>12.2f}{mean('student_ppl'):>12.2f}\n")
+    for r in rows[: cfg.show_answers]:
+        print(f"Q: {r['prompt']}\nteacher: {r['answer']}\n")
+    return dict(rows=rows, teacher_ppl=mean('teacher_ppl'), student_ppl=mean('student_ppl'))
+
+
+def run_demo(cfg: DemoConfig, output_dir=None, *, progress: bool = True) -> dict:
     "Teacher answers under a generation budget, then teacher vs student perplexity on them; returns the results."
     seed_everything(cfg.seed)
-    out = (
-        Path(out)
-        if out
-        else (project_root() / cfg.output_dir if not Path(cfg.output_dir).is_absolute() else Path(cfg.output_dir))
-        / f'seed_{cfg.seed}'
-    )
-    ledger = TokenLedger(budgets={'generation': cfg.budget_gen_tokens})
+    out = Path(output_dir) if output_dir else cfg.run_dir()
     shutil.rmtree(out, ignore_errors=True)  # the demo takes seconds: always a fresh run, never a resume
-    with RunDir(out, cfg, ledger=ledger, kind='demo', resume=False) as rd:
-        t0 = time.time()
-        teacher, tok = load_model(cfg.teacher, device='cpu')
-        student, stok = load_model(cfg.student, device='cpu')
-        check_tokenizers_match(tok, stok)
-        print(
-            f"teacher {cfg.teacher}: {teacher.config.num_hidden_layers} layers, {count_params(teacher) / 1e6:.1f}M"
-            " params"
-        )
-        print(
-            f"student {cfg.student}: {student.config.num_hidden_layers} layers, {count_params(student) / 1e6:.1f}M"
-            f" params  (loaded in {time.time() - t0:.1f} s)"
-        )
-        # the engine reserves the worst case (prompt + max_new_tokens) before generating and charges the actual
-        # counts after: the teacher never generates a token the ledger can't pay for.
-        t0 = time.time()
-        gens = HFEngine(teacher, tok, cfg.teacher).generate(
-            cfg.prompts,
-            GenerationConfig(max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size),
-            ledger=rd.ledger,
-            progress=False,
-        )
-        prompts, answers = [g.prompt for g in gens], [g.text for g in gens]
-        if len(prompts) < len(cfg.prompts):
-            print(f"ledger: generation budget reached; {len(cfg.prompts) - len(prompts)} prompts left unanswered")
-        gen_s = time.time() - t0
-        lt = score_responses(teacher, tok, prompts, answers)
-        ls = score_responses(student, stok, prompts, answers)
-        ntok = [len(stok(a, add_special_tokens=False).input_ids) for a in answers]
-        rd.ledger.charge('eval', 2 * sum(ntok))
-        rows = [
-            dict(prompt=p, answer=a, teacher_ppl=math.exp(-x), student_ppl=math.exp(-y))
-            for p, a, x, y in zip(prompts, answers, lt, ls)
-        ]
-        print(
-            f"\nteacher answered {len(answers)} prompts ({rd.ledger.spent['teacher_gen_completion']} tokens) in"
-            f" {gen_s:.1f} s\n"
-        )
-        print(f"{'prompt':<58}{'teacher ppl':>12}{'student ppl':>12}")
-        for r in rows:
-            print(f"{r['prompt'][:56]:<58}{r['teacher_ppl']:>12.2f}{r['student_ppl']:>12.2f}")
-        mean = lambda k: math.exp(sum(math.log(r[k]) for r in rows) / len(rows))
-        print(f"{'geometric mean':<58}{mean('teacher_ppl'):>12.2f}{mean('student_ppl'):>12.2f}\n")
-        for r in rows[: cfg.show_answers]:
-            print(f"Q: {r['prompt']}\nteacher: {r['answer']}\n")
+    with RunDir(out, cfg, ledger=TokenLedger(budgets={'generation': cfg.budget_gen_tokens}), kind='demo',
+                resume=False) as rd:
+        teacher, student, stok = demo_models(cfg)
+        prompts, answers = demo_answers(cfg, teacher, rd.ledger)
+        res = demo_table(cfg, teacher, student, stok, prompts, answers, rd.ledger)
         print(rd.ledger.summary())
-        res = dict(
-            rows=rows, teacher_ppl=mean('teacher_ppl'), student_ppl=mean('student_ppl'), ledger=rd.ledger.to_dict()
-        )
+        res['ledger'] = rd.ledger.to_dict()
         write_json_atomic(rd.path / 'results.json', res)
         print(f"\nresults: {rd.path / 'results.json'}")
     return res

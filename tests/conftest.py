@@ -1,8 +1,10 @@
-import os, subprocess, sys
+import http.client, os, signal, socket, subprocess, sys, time
 from pathlib import Path
+from typing import NamedTuple
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+SERVE_START_TIMEOUT_S = 120  # `transformers serve` of a 135M model on CPU is up in ~5 s
 
 
 @pytest.fixture
@@ -18,3 +20,71 @@ def run_cli(*args, env=None, timeout=1800):
     exe = Path(sys.executable).parent / 'capdistill'
     return subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, **(env or {})}, cwd=ROOT)
+
+
+class ServedTeacher(NamedTuple):
+    "A running `transformers serve`: the OpenAI base URL, the `model` name requests must carry, its log, start time."
+
+    base_url: str
+    model: str
+    log: Path
+    start_s: float
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def _answers(port: int) -> bool:
+    "GET /health on loopback, straight through (no proxy settings apply)."
+    c = http.client.HTTPConnection('127.0.0.1', port, timeout=2)
+    try:
+        c.request('GET', '/health')
+        return c.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        c.close()
+
+
+def _stop(proc: subprocess.Popen):
+    "SIGTERM the server's process group (uvicorn shuts down cleanly), SIGKILL if it lingers."
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+            proc.wait(timeout=15)
+            return
+        except ProcessLookupError:
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+@pytest.fixture(scope='session')
+def served_teacher(tmp_path_factory):
+    "`transformers serve` of the embedded SmolLM2-135M-Instruct: CPU, 127.0.0.1 only, offline (HF_HUB_OFFLINE=1)."
+    from capdistill.core.models import ensure_cached
+
+    model = str(ensure_cached('smollm2-135m-instruct'))  # pinned model: requests must name exactly this string
+    tmp, port = tmp_path_factory.mktemp('serve'), _free_port()
+    log = tmp / 'serve.log'
+    cmd = [str(Path(sys.executable).parent / 'transformers'), 'serve', model,
+           '--device', 'cpu', '--host', '127.0.0.1', '--port', str(port)]
+    # one CPU thread unless set: on a busy machine OpenMP spin-waits make a request 5-20x slower
+    env = {'OMP_NUM_THREADS': '1', **os.environ, 'HF_HUB_OFFLINE': '1', 'HF_HUB_DISABLE_UPDATE_CHECK': '1',
+           'HF_HUB_DISABLE_TELEMETRY': '1'}
+    t0 = time.monotonic()
+    with open(log, 'wb') as f:
+        proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=env, cwd=tmp, start_new_session=True)
+    try:
+        while not _answers(port):
+            if proc.poll() is not None or time.monotonic() - t0 > SERVE_START_TIMEOUT_S:
+                why = f'exited with {proc.returncode}' if proc.poll() is not None else 'no answer'
+                pytest.fail(f"`{' '.join(cmd)}` did not come up ({why} after {time.monotonic() - t0:.0f} s); "
+                            f"log tail:\n{log.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.5)
+        yield ServedTeacher(f'http://127.0.0.1:{port}/v1', model, log, time.monotonic() - t0)
+    finally:
+        _stop(proc)

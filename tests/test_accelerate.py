@@ -39,24 +39,22 @@ def test_two_process_kd_ledger_is_global(tmp_path):
         '--no_python',
         str(BIN / 'capdistill'),
         'distill',
-        '--method',
-        'kd',
-        '--data',
-        str(tmp_path / 'data.jsonl'),
-        '--student',
-        str(tmp_path / 'student'),
-        '--teacher',
-        str(tmp_path / 'teacher'),
+        *(
+            a
+            for kv in (
+                'method=kd',
+                f"data={tmp_path / 'data.jsonl'}",
+                f"student={tmp_path / 'student'}",
+                f"teacher.model={tmp_path / 'teacher'}",
+                'train.batch_size=2',
+                'train.epochs=2',
+                'train.lr=1e-3',
+                'save_every=0',
+            )
+            for a in ('--set', kv)
+        ),
         '--output-dir',
         str(out),
-        '--batch-size',
-        '2',
-        '--epochs',
-        '2',
-        '--lr',
-        '1e-3',
-        '--save-every',
-        '0',
     ]
     r = subprocess.run(
         cmd,
@@ -89,7 +87,8 @@ def test_two_process_kd_ledger_is_global(tmp_path):
 
 
 def test_shipped_configs_parse():
-    "The ZeRO-3 and FSDP configs load with this accelerate and turn into the launcher's environment (GPUs needed to run them)."
+    """The ZeRO-3 and FSDP configs load with this accelerate and turn into the launcher's environment (GPUs needed to
+    run them)."""
     from accelerate.commands.launch import launch_command_parser, _validate_launch_command
     from accelerate.utils.launch import prepare_deepspeed_cmd_env, prepare_multi_gpu_env
 

@@ -12,7 +12,7 @@ def _cfg(tmp_path, **kw):
     base.update(
         prompts=['What is the capital of France?', 'What is 3 plus 4?', 'Name a fruit.', 'Say hello in Spanish.'],
         max_new_tokens=24,
-        output_dir=str(tmp_path / 'out'),
+        output_root=str(tmp_path / 'out'),
         **kw
     )
     p = tmp_path / 'demo.yaml'
@@ -45,10 +45,17 @@ def test_demo_generation_budget_is_never_exceeded(tmp_path):
 
 def test_config_typo_is_one_clear_error_before_any_work(tmp_path):
     p = tmp_path / 'bad.yml'
-    p.write_text('teacher: smollm2-135m-instruct\nbudget_gen_tokns: 10\n')
+    p.write_text('student: smollm2-135m-pruned\nbudget_gen_tokns: 10\n')
     r = run_cli('demo', '--config', p)
     assert r.returncode == 2
     assert str(p) in r.stderr and "'budget_gen_tokns'" in r.stderr and "Did you mean 'budget_gen_tokens'" in r.stderr
+    assert 'Traceback' not in r.stderr
+
+
+def test_set_override_and_its_error(tmp_path):
+    r = run_cli('demo', '--config', _cfg(tmp_path), '--set', 'teacher.generation.top_p=2')
+    assert r.returncode == 2 and "--set (over " in r.stderr
+    assert "'teacher.generation.top_p' = 2.0 is out of range" in r.stderr
     assert 'Traceback' not in r.stderr
 
 

@@ -40,7 +40,7 @@ def test_loaders_ignore_the_cwd(tmp_path):
     r = _run(
         """
         from capdistill.tasks.data import load_dataset_spec
-        print(len(load_dataset_spec('gsm8k:test')), len(load_dataset_spec('math500')), len(load_dataset_spec('humaneval')))
+        print(*(len(load_dataset_spec(s)) for s in ('gsm8k:test', 'math500', 'humaneval')))
         """,
         {},
         tmp_path,

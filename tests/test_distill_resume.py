@@ -27,32 +27,19 @@ def setup(tmp_path_factory):
 
 
 def _args(d, out, save_every):
-    return [
-        str(EXE),
-        'distill',
-        '--method',
-        'kd',
-        '--data',
-        str(d / 'data.jsonl'),
-        '--student',
-        str(d / 'student'),
-        '--teacher',
-        str(d / 'teacher'),
-        '--output-dir',
-        str(out),
-        '--batch-size',
-        '4',
-        '--epochs',
-        '1',
-        '--lr',
-        '1e-3',
-        '--budget-train-tokens',
-        '1000',
-        '--save-every',
-        str(save_every),
-        '--seed',
-        '7',
+    sets = [
+        'method=kd',
+        f"data={d / 'data.jsonl'}",
+        f"student={d / 'student'}",
+        f"teacher.model={d / 'teacher'}",
+        'train.batch_size=4',
+        'train.epochs=1',
+        'train.lr=1e-3',
+        'train.seed=7',
+        'budget_train_tokens=1000',
+        f'save_every={save_every}',
     ]
+    return [str(EXE), 'distill', *(a for kv in sets for a in ('--set', kv)), '--output-dir', str(out)]
 
 
 def _run(args):

@@ -1,4 +1,5 @@
-"""`capdistill eval` on the embedded models: accuracy vs capability from real samples, divergences, profile, leakage report."""
+"""`capdistill eval` on the embedded models: accuracy vs capability from real samples, divergences, profile,
+leakage report."""
 
 import json, time
 from test_sweep import cli
@@ -14,34 +15,23 @@ def test_eval_cli_end_to_end(tmp_path):
         + json.dumps({'prompt': 'Write a haiku about autumn leaves falling on a quiet pond.', 'response': 'y'})
         + '\n'
     )
-    out = tmp_path / 'eval.json'
     t0 = time.time()
     r = cli(
         'eval',
-        '--model',
-        'smollm2-135m-pruned',
-        '--task',
-        'general_knowledge',
-        '--limit',
-        4,
-        '--k',
-        1,
-        2,
-        '--seed',
-        5,
-        '--max-new-tokens',
-        16,
-        '--teacher',
-        'smollm2-135m-instruct',
-        '--profile',
-        '--probes-per-capability',
-        1,
-        '--train-data',
-        train,
-        '--output',
-        out,
+        '--set', 'model=smollm2-135m-pruned',
+        '--set', 'task=general_knowledge',
+        '--set', 'limit=4',
+        '--set', 'ks=[1, 2]',
+        '--set', 'seed=5',
+        '--set', 'max_new_tokens=16',
+        '--set', 'teacher.model=smollm2-135m-instruct',
+        '--set', 'profile=true',
+        '--set', 'probes_per_capability=1',
+        '--set', f'train_data={train}',
+        '--output-dir', tmp_path,
         env={'OMP_NUM_THREADS': '1'},
     )  # one thread: several times faster than 2 when the CI box's cores are shared
+    out = tmp_path / 'smollm2-135m-pruned_general_knowledge.json'
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     print(f"eval: {time.time() - t0:.0f} s")
     res = json.loads(out.read_text())
@@ -59,12 +49,12 @@ def test_eval_cli_end_to_end(tmp_path):
     )
     assert res['leakage']['n_train'] == 2 and res['leakage']['n_leaked'] == 1
     assert res['ledger']['spent']['eval'] > 0 and res['versions']['torch'] and 'git_sha' in res
-    assert out.with_suffix('.png').exists() and (tmp_path / 'eval_profile.png').exists()
+    assert out.with_suffix('.png').exists() and (tmp_path / f'{out.stem}_profile.png').exists()
     assert 'capability (pass@2)' in r.stdout and '1/2 training prompts overlap' in r.stdout
 
 
 def test_eval_cli_errors(tmp_path):
-    r = cli('eval', '--task', 'general_knowlege', '--output', tmp_path / 'x.json')
+    r = cli('eval', '--set', 'task=general_knowlege', '--output-dir', tmp_path)
     assert r.returncode == 2 and "Did you mean 'general_knowledge'" in r.stderr
-    r = cli('eval', '--k', 8, '--n-samples', 4, '--output', tmp_path / 'x.json')
-    assert r.returncode == 2 and 'n_samples=4 < max(ks)=8' in r.stderr and not (tmp_path / 'x.json').exists()
+    r = cli('eval', '--set', 'ks=[8]', '--set', 'n_samples=4', '--output-dir', tmp_path)
+    assert r.returncode == 2 and 'n_samples=4 < max(ks)=8' in r.stderr and not list(tmp_path.glob('*.json'))

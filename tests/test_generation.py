@@ -41,19 +41,9 @@ def test_generate_batch_cli_uses_cache_and_budget(tmp_path):
     from conftest import run_cli
 
     out = tmp_path / 'batch.jsonl'
-    args = (
-        'generate-batch',
-        '--allocation',
-        'math=0.5,general_knowledge=0.5',
-        '--num-prompts',
-        '6',
-        '--max-new-tokens',
-        '24',
-        '--budget-gen-tokens',
-        '2000',
-        '--output',
-        out,
-    )
+    args = ('generate-batch', '--set', 'allocation={math: 0.5, general_knowledge: 0.5}', '--set', 'num_prompts=6',
+            '--set', 'teacher.generation.max_new_tokens=24', '--set', 'budget_gen_tokens=2000',
+            '--set', f'output={out}')
     r = run_cli(*args)
     assert r.returncode == 0, r.stderr[-2000:]
     rows = [json.loads(l) for l in out.read_text().splitlines()]
@@ -65,7 +55,7 @@ def test_generate_batch_cli_uses_cache_and_budget(tmp_path):
     assert sum(x['prompt_tokens'] + x['completion_tokens'] for x in rows) <= 2000
     r = run_cli(*args)  # rerun: everything from the cache
     assert r.returncode == 0 and all(json.loads(l)['cached'] for l in out.read_text().splitlines())
-    r = run_cli('generate-batch', '--allocation', 'maths=1', '--output', out)
+    r = run_cli('generate-batch', '--set', 'allocation={maths: 1}', '--set', f'output={out}')
     assert r.returncode == 2 and "Did you mean 'math'" in r.stderr
 
 
@@ -75,33 +65,13 @@ def test_distill_cli_sft_and_kd(tmp_path):
     from conftest import run_cli
 
     data = tmp_path / 'batch.jsonl'
-    r = run_cli(
-        'generate-batch',
-        '--allocation',
-        'general_knowledge=1',
-        '--num-prompts',
-        '8',
-        '--max-new-tokens',
-        '24',
-        '--output',
-        data,
-    )
+    r = run_cli('generate-batch', '--set', 'allocation={general_knowledge: 1}', '--set', 'num_prompts=8',
+                '--set', 'teacher.generation.max_new_tokens=24', '--set', f'output={data}')
     assert r.returncode == 0, r.stderr[-2000:]
     for method in ('sft', 'kd'):
         out = tmp_path / method
-        r = run_cli(
-            'distill',
-            '--method',
-            method,
-            '--data',
-            data,
-            '--budget-train-tokens',
-            '600',
-            '--lr',
-            '1e-4',
-            '--output-dir',
-            out,
-        )
+        r = run_cli('distill', '--set', f'method={method}', '--set', f'data={data}', '--set', 'budget_train_tokens=600',
+                    '--set', 'train.lr=1e-4', '--output-dir', out)
         assert r.returncode == 0, r.stderr[-2000:]
         m = json.loads((out / 'manifest.json').read_text())
         spent = m['ledger']['spent']

@@ -9,22 +9,10 @@ from capdistill.read.identifier import resolve_requirements
 def test_collect_train_and_use_identifier(tmp_path):
     rows_path, model_path = tmp_path / 'interventions.jsonl', tmp_path / 'gphi.pt'
     cfg = tmp_path / 'gphi.yml'
-    cfg.write_text('interventions:\n  n_dev: 4\n  max_new_tokens: 32\n')
-    r = run_cli(
-        'collect-gphi',
-        '--config',
-        cfg,
-        '--tasks',
-        'word_problem_format,tool_call_format',
-        '--num-interventions',
-        '2',
-        '--budget-gen-tokens',
-        '600',
-        '--budget-train-tokens',
-        '700',
-        '--output-jsonl',
-        rows_path,
-    )
+    cfg.write_text('interventions:\n  n_dev: 4\n  max_new_tokens: 32\n  num_interventions: 2\n'
+                   '  budget_gen_tokens: 600\n  budget_train_tokens: 700\n')
+    r = run_cli('collect-gphi', '--config', cfg, '--set', 'tasks=[word_problem_format, tool_call_format]',
+                '--set', f'output={rows_path}')
     assert r.returncode == 0, r.stderr[-3000:]
     rows = [json.loads(l) for l in rows_path.read_text().splitlines()]
     assert len(rows) == 4 and {r['task'] for r in rows} == {'word_problem_format', 'tool_call_format'}
@@ -33,23 +21,9 @@ def test_collect_train_and_use_identifier(tmp_path):
         assert spent['teacher_gen_prompt'] + spent['teacher_gen_completion'] <= 600
         assert 0 < spent['student_train_prompt'] + spent['student_train_label'] <= 700
         assert row['after'] != row['before']  # the intervention really trained the student
-    r = run_cli(
-        'collect-gphi',
-        '--config',
-        cfg,
-        '--tasks',
-        'word_problem_format',
-        '--num-interventions',
-        '2',
-        '--budget-gen-tokens',
-        '600',
-        '--budget-train-tokens',
-        '700',
-        '--output-jsonl',
-        rows_path,
-    )
+    r = run_cli('collect-gphi', '--config', cfg, '--set', 'tasks=[word_problem_format]', '--set', f'output={rows_path}')
     assert r.returncode == 0 and len(rows_path.read_text().splitlines()) == 4  # resumed: nothing redone
-    r = run_cli('train-identifier', '--train-jsonl', rows_path, '--output', model_path)
+    r = run_cli('train-identifier', '--set', f'train_jsonl={rows_path}', '--set', f'output={model_path}')
     assert r.returncode == 0, r.stderr[-3000:]
     card = TaskCard(
         name='x',
@@ -61,22 +35,24 @@ def test_collect_train_and_use_identifier(tmp_path):
 
 
 def test_bad_inputs_are_one_clear_error(tmp_path):
-    r = run_cli('collect-gphi', '--tasks', 'word_problem_fromat', '--output-jsonl', tmp_path / 'x.jsonl')
+    r = run_cli('collect-gphi', '--set', 'tasks=[word_problem_fromat]', '--set', f"output={tmp_path / 'x.jsonl'}")
     assert (
         r.returncode == 2
         and "no task card 'word_problem_fromat'" in r.stderr
         and "Did you mean 'word_problem_format'" in r.stderr
     )
-    r = run_cli('train-identifier', '--train-jsonl', tmp_path / 'missing.jsonl', '--output', tmp_path / 'g.pt')
+    r = run_cli('train-identifier', '--set', f"train_jsonl={tmp_path / 'missing.jsonl'}",
+                '--set', f"output={tmp_path / 'g.pt'}")
     assert r.returncode == 2 and 'capdistill collect-gphi' in r.stderr
-    r = run_cli('build-eval-hashes', '--output', tmp_path / 'h.json', '--datasets', 'gsm8k:test')
+    r = run_cli('build-eval-hashes', '--set', f"output={tmp_path / 'h.json'}", '--set', 'datasets=[gsm8k:test]')
     assert r.returncode == 0, r.stderr[-2000:]
     assert json.loads((tmp_path / 'h.json').read_text())['count'] == 1319
 
 
 def test_build_probes_cli(tmp_path):
     out = tmp_path / 'probes.jsonl'
-    r = run_cli('build-probes', '--output', out, '--n-per-capability', '1', '--max-new-tokens', '8')
+    r = run_cli('build-probes', '--set', f'output={out}', '--set', 'probes.n_per_capability=1',
+                '--set', 'probes.max_new_tokens=8')
     assert r.returncode == 0, r.stderr[-2000:]
     rows = [json.loads(l) for l in out.read_text().splitlines()]
     assert sorted(p['capability'] for p in rows) == sorted(CAPABILITIES) and all(

@@ -31,7 +31,7 @@ def _run(code, env, cwd):
 
 
 def test_hub_id_loads_from_local_hub_cache_offline(tmp_path):
-    snap = _fake_hub_cache(tmp_path / 'hub', 'capdistill-test/tiny-llama')
+    _fake_hub_cache(tmp_path / 'hub', 'capdistill-test/tiny-llama')
     env = dict(HF_HUB_CACHE=str(tmp_path / 'hub'), HF_HUB_OFFLINE='1')
     r = _run(
         """

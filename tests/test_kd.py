@@ -1,6 +1,6 @@
 """Logit KD, on-policy GKD and KD from a top-k cache with the real teacher (SmolLM2-135M-Instruct) and the pruned
-student: each, on a 1200-token training budget (about 5 steps of 4), raises the student's log-likelihood of held-out teacher responses;
-KD also raises the probe-profile log-likelihood."""
+student: each, on a 1200-token training budget (about 5 steps of 4), raises the student's log-likelihood of held-out
+teacher responses; KD also raises the probe-profile log-likelihood."""
 
 import copy, time
 import numpy as np
@@ -9,6 +9,7 @@ from capdistill.core.models import load_model, generate, score_responses
 from capdistill.core.ledger import TokenLedger
 from capdistill.distill.kd import KDConfig, kd_train, gkd_train, build_topk_cache
 from capdistill.read.probes import ProbeConfig, build_probes, profile, profile_vector
+from capdistill.teachers.engines import HFEngine
 
 PROMPTS = [
     'What is the capital of France?',
@@ -58,8 +59,7 @@ def test_distillation_improves_heldout_loglik(setup, method, tmp_path):
     probes = None
     if method == 'kd':
         probes = build_probes(
-            teacher,
-            tok,
+            HFEngine(teacher, tok, 'smollm2-135m-instruct'),
             ProbeConfig(n_per_capability=2, max_new_tokens=24),
             capabilities=('general_knowledge', 'math'),
             progress=False,

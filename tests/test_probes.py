@@ -4,13 +4,15 @@ from capdistill.core.models import load_model
 from capdistill.read.probes import ProbeConfig, build_probes, profile, profile_vector, save_probes, load_probes
 from capdistill.tasks.cards import CAPABILITIES
 from capdistill.core.ledger import TokenLedger
+from capdistill.teachers.engines import HFEngine
 
 
 def test_teacher_profile_beats_pruned_student(tmp_path):
     teacher, tok = load_model('smollm2-135m-instruct', device='cpu')
     led = TokenLedger()
     t0 = time.time()
-    probes = build_probes(teacher, tok, ProbeConfig(n_per_capability=16, max_new_tokens=48), ledger=led, progress=False)
+    engine = HFEngine(teacher, tok, 'smollm2-135m-instruct')
+    probes = build_probes(engine, ProbeConfig(n_per_capability=16, max_new_tokens=48), ledger=led, progress=False)
     print(f"built {len(probes)} probes in {time.time() - t0:.0f} s")
     probes = load_probes(save_probes(probes, tmp_path / 'probes.jsonl'))
     assert len(probes) == 8 * 16 and all(p['response'].strip() for p in probes)

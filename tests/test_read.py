@@ -9,18 +9,18 @@ from capdistill.tasks.cards import get_task_card
 from capdistill.core.ledger import CATEGORIES
 
 SMALL = [
-    '--task-name',
-    'word_problem_format',
-    '--budget-total-tokens',
-    '7000',
-    '--budget-gen-tokens',
-    '3000',
-    '--budget-train-tokens',
-    '4000',
-    '--num-intervals',
-    '2',
-    '--seed',
-    '3',
+    '--set',
+    'task_name=word_problem_format',
+    '--set',
+    'budget_total_tokens=7000',
+    '--set',
+    'budget_gen_tokens=3000',
+    '--set',
+    'budget_train_tokens=4000',
+    '--set',
+    'num_intervals=2',
+    '--set',
+    'seed=3',
 ]
 
 
@@ -92,7 +92,7 @@ def test_killed_run_resumes_to_the_same_result(uninterrupted, tmp_path):
     p.wait()
     m = json.loads((out / 'manifest.json').read_text())
     assert m['state']['completed_intervals'] == 1 and m['status'] == 'running'
-    r = run_cli('read', *SMALL, '--output-dir', out, '--resume')
+    r = run_cli('read', *SMALL, '--output-dir', out)  # an unfinished run dir resumes
     assert r.returncode == 0, r.stderr[-3000:]
     assert 'resuming after interval 1/2' in r.stdout
     a, b = json.loads((ref_out / 'summary.json').read_text()), json.loads((out / 'summary.json').read_text())
@@ -112,21 +112,21 @@ def test_killed_run_resumes_to_the_same_result(uninterrupted, tmp_path):
 def test_bad_configs_fail_before_any_token(tmp_path):
     cards = tmp_path / 'cards.yaml'
     cards.write_text('t:\n  description: x\n  requirements: {math: 0.5, juggling: 0.5}\n')
-    r = run_cli('read', '--task-cards', cards, '--task-name', 't', '--output-dir', tmp_path / 'a')
+    r = run_cli('read', '--set', f'task_cards={cards}', '--set', 'task_name=t', '--output-dir', tmp_path / 'a')
     assert r.returncode == 2 and "unknown capability 'juggling'" in r.stderr and str(cards) in r.stderr
     r = run_cli(
         'read',
-        '--budget-total-tokens',
-        '1000',
-        '--budget-gen-tokens',
-        '800',
-        '--budget-train-tokens',
-        '800',
+        '--set',
+        'budget_total_tokens=1000',
+        '--set',
+        'budget_gen_tokens=800',
+        '--set',
+        'budget_train_tokens=800',
         '--output-dir',
         tmp_path / 'b',
     )
     assert r.returncode == 2 and "budgets don't add up" in r.stderr
-    r = run_cli('read', '--teacher-model', str(tmp_path / 'no-teacher'), '--output-dir', tmp_path / 'c')
+    r = run_cli('read', '--set', f"teacher.model={tmp_path / 'no-teacher'}", '--output-dir', tmp_path / 'c')
     assert r.returncode == 2 and 'does not exist' in r.stderr
     for d in 'abc':
         m = tmp_path / d / 'manifest.json'
@@ -135,14 +135,15 @@ def test_bad_configs_fail_before_any_token(tmp_path):
 
 
 def test_seed_style_script_runs_by_changing_only_the_import(tmp_path):
-    "A script written against the seed's read.allocation / read.bandit (positional and keyword use as the seed's README shows)."
+    "A script written against the seed's read.allocation / read.bandit (used as the seed's README shows)."
     script = tmp_path / 'seed_style.py'
     script.write_text('''
-from capdistill.read.allocation import build_candidate_actions, compute_spillover   # was: from read.allocation import ...
-from capdistill.read.bandit import BanditConfig, UCBEnsembleBandit                  # was: from read.bandit import ...
+from capdistill.read.allocation import build_candidate_actions, compute_spillover  # was: from read.allocation
+from capdistill.read.bandit import BanditConfig, UCBEnsembleBandit                 # was: from read.bandit
 caps = ["general_knowledge", "reasoning", "math", "code"]
 req = [0.05, 0.40, 0.45, 0.10]
-actions = build_candidate_actions(caps, req, max_support=2, weight_grid=[0.25, 0.50, 0.75], top_k=2, max_candidates=32, include_one_hot=True)
+actions = build_candidate_actions(caps, req, max_support=2, weight_grid=[0.25, 0.50, 0.75], top_k=2,
+                                  max_candidates=32, include_one_hot=True)
 cfg = BanditConfig(num_models=3, hidden_dim=16, lr=5e-3, train_steps=8, batch_size=16, kappa=0.8, warmup_steps=5)
 bandit = UCBEnsembleBandit(input_dim=len(caps) * 3 + 1, cfg=cfg, seed=1)
 profile = [0.25, 0.24, 0.20, 0.26]
@@ -161,7 +162,7 @@ print("ok", len(bandit.history_x), round(mean, 4), std >= 0)
 
 
 def test_toy_cli_writes_json(tmp_path):
-    r = run_cli('toy', '--seed', '1', '--steps', '40', '--output', tmp_path / 'seed1.json')
+    r = run_cli('toy', '--set', 'seed=1', '--set', 'steps=40', '--set', f"output={tmp_path / 'seed1.json'}")
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.loads((tmp_path / 'seed1.json').read_text())
     assert res['read_final_utility'] > res['uniform_final_utility'] > res['initial_utility']

@@ -1,13 +1,18 @@
-"""GRPO RLVR end to end with the real embedded pruned student through the CLI: weights change, metrics, ledger = recount."""
+"""GRPO RLVR end to end with the real embedded pruned student through the CLI: weights change, metrics,
+ledger = recount."""
 
 import json
 import torch
-from conftest import run_cli
+from conftest import ROOT, run_cli
 from capdistill.core.models import load_model
 from capdistill.rl.grpo import prompt_token_count
 
-# 2 steps of 2 prompts x 2 generations x 12 tokens (the smallest real GRPO run), beta > 0: TRL's reference model is built too
+PRESET = ROOT / 'configs' / 'grpo.yaml'
+# 2 steps of 2 prompts x 2 generations x 12 tokens (the smallest real GRPO run), beta > 0: TRL's reference model is
+# built too
 SMALL = [
+    '--config',
+    PRESET,
     '--set',
     'max_steps=2',
     '--set',
@@ -21,7 +26,7 @@ SMALL = [
     '--set',
     'per_device_train_batch_size=4',
     '--set',
-    'budget_tokens=3000',
+    'budget_total_tokens=3000',
 ]
 
 
@@ -55,6 +60,8 @@ def test_grpo_run_changes_the_student_within_budget(tmp_path):
 
 
 def test_grpo_bad_config_is_one_clear_line(tmp_path):
-    r = run_cli('rl', '--method', 'grpo', '--set', 'num_generations=3', '--output-dir', tmp_path / 'x')
+    r = run_cli(
+        'rl', '--method', 'grpo', '--config', PRESET, '--set', 'num_generations=3', '--output-dir', tmp_path / 'x'
+    )
     assert r.returncode == 2 and 'must be a multiple of num_generations' in r.stderr and 'grpo.yaml' in r.stderr
     assert not (tmp_path / 'x').exists()

@@ -1,4 +1,4 @@
-"""Intrinsic-reward distillation (seed 003) end to end with the real embedded models: the teacher SmolLM2-135M-Instruct
+"""Intrinsic-reward distillation end to end with the real embedded models: the teacher SmolLM2-135M-Instruct
 scores the pruned student's sampled answers to general-knowledge questions; its logits, read as a soft Q-function,
 give the token rewards. Two PPO steps with LoRA (checkpointed every step) change the student's weights, log the
 method's metrics (intrinsic reward, KL to the reference, cache hit rate, student–teacher KL/JS/cosine), stay within
@@ -16,12 +16,12 @@ BUDGET = 4000
 
 
 def test_intrinsic_real_models(tmp_path):
-    preset = load_config(project_root() / 'configs' / 'intrinsic.yaml', IntrinsicConfig, section='intrinsic')
+    preset = load_config(project_root() / 'configs' / 'intrinsic.yaml', IntrinsicConfig)
     cfg = config_from_dict(
         IntrinsicConfig,
         dict(
-            teacher_model=preset.teacher_model,
-            student_model=preset.student_model,
+            teacher=preset.teacher,
+            student=preset.student,
             questions={'capability': 'general_knowledge', 'n_train': 2, 'n_heldout': 1},
             max_steps=2,
             batch_size=2,
@@ -38,7 +38,7 @@ def test_intrinsic_real_models(tmp_path):
         source='test',
     )
     t0 = time.time()
-    s = run_intrinsic(cfg, tmp_path / 'run')
+    s = run_intrinsic(cfg, tmp_path / 'run', progress=False)
     print(
         f"intrinsic: {s['steps']} steps in {time.time() - t0:.0f} s; "
         + ', '.join(
@@ -72,7 +72,7 @@ def test_intrinsic_real_models(tmp_path):
     assert s['eval_after']['kl'] > 0 and 0 < s['eval_after']['cosine'] <= 1
     assert s['cache']['hits'] + s['cache']['misses'] == 4
     # the student's weights changed (LoRA merged into the final model)
-    w0 = AutoModelForCausalLM.from_pretrained(ensure_cached(cfg.student_model)).state_dict()
+    w0 = AutoModelForCausalLM.from_pretrained(ensure_cached(cfg.student)).state_dict()
     w1 = AutoModelForCausalLM.from_pretrained(tmp_path / 'run' / 'final').state_dict()
     assert any(not torch.equal(w0[k], w1[k]) for k in w0)
     # budget and recount

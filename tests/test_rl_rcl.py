@@ -4,10 +4,11 @@ teacher weights change, APG/NDR/TES logged, ledger within budgets and equal to a
 
 import json
 import torch
-from conftest import run_cli
+from conftest import ROOT, run_cli
 from capdistill.core.models import load_model, encode_chat
 from capdistill.rl.rcl import teacher_messages, sft_target
 
+PRESET = ROOT / 'configs' / 'rcl.yaml'
 FACTS = [
     ('What is the capital of France?', 'Paris'),
     ('What is the capital of Japan?', 'Tokyo'),
@@ -45,11 +46,18 @@ def test_rcl_run_trains_the_teacher_within_budget(tmp_path):
         per_device_train_batch_size=2,
         beta=0.0,
         num_eval_items=1,
-        budget_tokens=6000,
+        budget_total_tokens=6000,
         budget_eval_tokens=12000,
     )
     r = run_cli(
-        'rl', '--method', 'rcl', *[a for k, v in sets.items() for a in ('--set', f'{k}={v}')], '--output-dir', out
+        'rl',
+        '--method',
+        'rcl',
+        '--config',
+        PRESET,
+        *[a for k, v in sets.items() for a in ('--set', f'{k}={v}')],
+        '--output-dir',
+        out,
     )
     assert r.returncode == 0, r.stderr[-3000:]
     s = json.loads((out / 'summary.json').read_text())
@@ -98,5 +106,5 @@ def test_rcl_run_trains_the_teacher_within_budget(tmp_path):
 def test_rcl_data_without_solution_column_fails_clearly(tmp_path):
     data = tmp_path / 'bad.jsonl'
     data.write_text('{"question": "What is 2+2?", "answer": "4"}\n')
-    r = run_cli('rl', '--method', 'rcl', '--set', f'data={data}', '--output-dir', tmp_path / 'x')
+    r = run_cli('rl', '--method', 'rcl', '--config', PRESET, '--set', f'data={data}', '--output-dir', tmp_path / 'x')
     assert r.returncode == 2 and str(data) in r.stderr and "column 'solution' is missing" in r.stderr

@@ -1,4 +1,5 @@
-"""`capdistill sweep` on the smoke grid (real samples of the embedded models), rerun skips, errors, Slurm, `capdistill figures`."""
+"""`capdistill sweep` on the smoke grid (real samples of the embedded models), rerun skips, errors, Slurm,
+`capdistill figures`."""
 
 import json, os, subprocess, time
 from pathlib import Path
@@ -8,6 +9,11 @@ from conftest import run_cli, ROOT
 
 def cli(*args, timeout=900, env=None):
     return run_cli(*args, timeout=timeout, env=env)
+
+
+def sweep(grid, *args, timeout=900):
+    "`capdistill sweep --set grid=GRID ...`"
+    return cli('sweep', '--set', f'grid={grid}', *args, timeout=timeout)
 
 
 def _grid(tmp: Path, name: str, base: str = 'smoke.yaml', **over) -> Path:
@@ -28,7 +34,7 @@ def smoke(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('sweep')
     grid = _grid(tmp, 'smoke')
     t0 = time.time()
-    r = cli('sweep', grid)
+    r = sweep(grid)
     dt = time.time() - t0
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     print(f"smoke sweep: {dt:.0f} s")
@@ -64,7 +70,7 @@ def test_rerun_skips_finished_runs(smoke):
     out = tmp / 'out' / 'smoke'
     before = {p: p.stat().st_mtime for p in out.glob('*.ipynb')}
     t0 = time.time()
-    r = cli('sweep', grid)
+    r = sweep(grid)
     assert (
         r.returncode == 0 and '4 finished already, 0 to run' in r.stdout and '0 done, 4 skipped, 0 failed' in r.stdout
     )
@@ -73,7 +79,7 @@ def test_rerun_skips_finished_runs(smoke):
 
 def test_figures_aggregate_results(smoke):
     tmp, _, _ = smoke
-    r = cli('figures', '--results-dir', tmp / 'out', '--output-dir', tmp / 'figs')
+    r = cli('figures', '--set', f"results_dir={tmp / 'out'}", '--output-dir', tmp / 'figs')
     assert r.returncode == 0, r.stderr[-3000:]
     assert (tmp / 'figs' / 'capability_eval.png').stat().st_size > 10000
     md = (tmp / 'figs' / 'results.md').read_text()
@@ -82,7 +88,7 @@ def test_figures_aggregate_results(smoke):
 
 def test_unknown_parameter_and_missing_template_fail_clearly(tmp_path):
     bad = _grid(tmp_path, 'bad', fixed={'task': 'general_knowledge', 'num_samples': 8})
-    r = cli('sweep', bad)
+    r = sweep(bad)
     assert r.returncode == 2
     assert (
         f"grid {bad}: key 'fixed.num_samples': unknown parameter 'num_samples' for template capability_eval.ipynb"
@@ -90,7 +96,7 @@ def test_unknown_parameter_and_missing_template_fail_clearly(tmp_path):
     )
     assert 'declares: model, task, seed, limit, ks' in r.stderr
     missing = _grid(tmp_path, 'missing', template='no_such_template.ipynb')
-    r = cli('sweep', missing)
+    r = sweep(missing)
     assert (
         r.returncode == 2
         and "template 'no_such_template.ipynb' not found" in r.stderr
@@ -101,7 +107,7 @@ def test_unknown_parameter_and_missing_template_fail_clearly(tmp_path):
 
 def test_slurm_script(tmp_path):
     grid = _grid(tmp_path, 'slurm')
-    r = cli('sweep', grid, '--slurm')
+    r = sweep(grid, '--set', 'slurm=true')
     assert r.returncode == 0, r.stderr[-2000:]
     script = (tmp_path / 'out' / 'slurm' / 'slurm.sbatch').read_text()
     assert (
@@ -121,14 +127,14 @@ def test_toy_read_template_and_resume(tmp_path):
         parameters={'method': ['read', 'uniform'], 'seed': [1, 2]},
         fixed={'steps': 6},
     )
-    r = cli('sweep', grid)
+    r = sweep(grid)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     out = tmp_path / 'out' / 'toy'
     res = [json.loads(p.read_text()) for p in sorted(out.glob('method-*.json'))]
     assert len(res) == 4 and all(len(x['curves']['utility']) == 6 and 'final_utility' in x['metrics'] for x in res)
     (out / 'method-uniform_seed-2.json').unlink()  # one unfinished run: only it runs again
     before = {p: p.stat().st_mtime for p in out.glob('*.ipynb')}
-    r = cli('sweep', grid)
+    r = sweep(grid)
     assert r.returncode == 0 and '1 done, 3 skipped, 0 failed' in r.stdout, r.stdout + r.stderr[-2000:]
     assert [p.name for p in before if p.stat().st_mtime != before[p]] == ['method-uniform_seed-2.ipynb']
 
@@ -147,7 +153,7 @@ def test_read_vs_baselines_template(tmp_path):
             )
         )
     )
-    r = cli('sweep', grid, timeout=3600)
+    r = sweep(grid, timeout=3600)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     for m in ('read', 'uniform'):
         res = json.loads((tmp_path / 'out' / f'method-{m}.json').read_text())

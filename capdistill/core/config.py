@@ -5,7 +5,7 @@
 # %% ../../nbs/00_core/01_config.ipynb #252b32a2
 from __future__ import annotations
 import contextvars, dataclasses, difflib, os, random, types
-from dataclasses import dataclass, field, fields, is_dataclass, asdict
+from dataclasses import field, fields, is_dataclass, asdict
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
@@ -14,7 +14,7 @@ import yaml
 
 # %% auto #0
 __all__ = ['project_root', 'capdistill_home', 'shared_data_dir', 'ConfigError', 'cfield', 'check_config', 'Config',
-           'config_from_dict', 'load_config', 'config_to_dict', 'save_config', 'seed_everything']
+           'config_from_dict', 'read_yaml', 'load_config', 'config_to_dict', 'save_config', 'seed_everything']
 
 # %% ../../nbs/00_core/01_config.ipynb #9cf2e53f
 def project_root() -> Path:
@@ -177,7 +177,6 @@ def config_from_dict(cls, d: dict | None, source: str = '<dict>', prefix: str = 
             f"{source}: '{prefix.rstrip('.') or '<top level>'}' should be a mapping of keys for {cls.__name__}, got"
             f" {type(d).__name__}."
         )
-    hints = get_type_hints(cls)
     flds = {f.name: f for f in fields(cls) if f.init}
     for k in d:
         if k not in flds:
@@ -196,19 +195,25 @@ def config_from_dict(cls, d: dict | None, source: str = '<dict>', prefix: str = 
     return obj
 
 # %% ../../nbs/00_core/01_config.ipynb #b2bac147
-def load_config(path, cls, section: str | None = None, overrides: dict | None = None):
-    "Load dataclass `cls` from YAML file `path` (optionally its top-level `section`), applying `overrides`."
+def read_yaml(path) -> dict:
+    "The mapping in YAML file `path` (an empty file is an empty mapping); errors name the file, line and fix."
     path = Path(path)
     if not path.exists():
-        raise ConfigError(
-            f"{path}: config file not found. Check the path (configs live in {project_root()/'configs'})."
-        )
+        raise ConfigError(f"{path}: config file not found. Check the path "
+                          f"(configs live in {project_root() / 'configs'}).")
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as e:
         mark = getattr(e, 'problem_mark', None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ''
         raise ConfigError(f"{path}: invalid YAML{at}: {getattr(e, 'problem', e)}. Fix the syntax there.") from None
+    return data
+
+
+def load_config(path, cls, section: str | None = None, overrides: dict | None = None):
+    "Load dataclass `cls` from YAML file `path` (optionally its top-level `section`), applying `overrides`."
+    path = Path(path)
+    data = read_yaml(path)
     src = str(path)
     if section is not None:
         if not isinstance(data, dict) or section not in data:

@@ -4,7 +4,6 @@
 
 # %% ../../nbs/00_core/02_ledger.ipynb #3d8aed53
 from __future__ import annotations
-import json
 from dataclasses import dataclass, field
 
 # %% auto #0

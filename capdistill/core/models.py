@@ -186,7 +186,7 @@ def _load_hint(name, e) -> str:
 
 
 def load_model(name_or_path: str, dtype=None, device=None):
-    "Load `(model, tokenizer)` from a built-in name, a local directory or a hub id. Default fp32 on CUDA if available else CPU."
+    "Load `(model, tokenizer)` from a built-in name, a local directory or a hub id; default fp32, on CUDA if there."
     from transformers import AutoModelForCausalLM
 
     dtype = resolve_dtype(dtype) or torch.float32
@@ -208,7 +208,7 @@ def load_model(name_or_path: str, dtype=None, device=None):
 
 # %% ../../nbs/00_core/04_models.ipynb #2c46b334
 def chat_text(tok, prompt, response: str | None = None, system: str | None = None) -> str:
-    "Chat-template text for `prompt` (a string or a message list), with the generation prompt, or followed by `response`."
+    "Chat-template text of `prompt` (a string or a message list), with the generation prompt or followed by `response`."
     msgs = [{'role': 'user', 'content': prompt}] if isinstance(prompt, str) else list(prompt)
     if system is not None:
         msgs = [{'role': 'system', 'content': system}] + msgs
@@ -218,6 +218,23 @@ def chat_text(tok, prompt, response: str | None = None, system: str | None = Non
 
 # %% ../../nbs/00_core/04_models.ipynb #1e4ae064
 @torch.no_grad()
+def _sampling_kw(do_sample: bool, temperature: float, top_p: float) -> dict:
+    if do_sample:
+        return dict(do_sample=True, temperature=temperature, top_p=top_p)
+    return dict(do_sample=False, temperature=None, top_p=None, top_k=None)
+
+
+def _decode_completion(tok, row, stop) -> tuple[str, int]:
+    "One generated row's text (to the first pad/eos, cut at a `stop` string) and its charged tokens (eos included)."
+    n = int((row != tok.pad_token_id).cumprod(0).sum())  # tokens before the first pad/eos
+    n_charged = min(len(row), n + 1) if n < len(row) else n  # the eos token was generated too
+    t = tok.decode(row[:n], skip_special_tokens=True)
+    for s in stop or []:
+        if s in t:
+            t = t[: t.index(s)]
+    return t, n_charged
+
+
 def generate(
     model,
     tok,
@@ -251,30 +268,20 @@ def generate(
         for b in tqdm(range(0, len(order), batch_size), disable=not progress, desc='generate'):
             idx = order[b : b + batch_size]
             enc = tok([texts[i] for i in idx], return_tensors='pt', padding=True, add_special_tokens=False).to(dev)
-            kw = (
-                dict(do_sample=True, temperature=temperature, top_p=top_p)
-                if do_sample
-                else dict(do_sample=False, temperature=None, top_p=None, top_k=None)
-            )
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=autocast):
                 out = model.generate(
                     **enc,
                     max_new_tokens=max_new_tokens,
                     pad_token_id=tok.pad_token_id,
                     eos_token_id=tok.eos_token_id,
-                    **kw,
+                    **_sampling_kw(do_sample, temperature, top_p),
                     **(dict(output_logits=True, return_dict_in_generate=True) if logprobs else {})
                 )
             if logprobs:
-                lp, out = torch.stack(out.logits, 1).float().log_softmax(-1), out.sequences
-            new = out[:, enc.input_ids.shape[1] :]
+                lp, out = torch.stack(out.logits, 1).float().log_softmax(-1), out.sequences  # lp: (B, new, V)
+            new = out[:, enc.input_ids.shape[1] :]  # (B, new): the generated tokens, right-padded
             for j, (i, row) in enumerate(zip(idx, new)):
-                n = int((row != tok.pad_token_id).cumprod(0).sum())  # tokens before the first pad/eos
-                n_charged = min(len(row), n + 1) if n < len(row) else n  # the eos token was generated too
-                t = tok.decode(row[:n], skip_special_tokens=True)
-                for s in stop or []:
-                    if s in t:
-                        t = t[: t.index(s)]
+                t, n_charged = _decode_completion(tok, row, stop)
                 res[i] = (
                     t,
                     lens[i],

@@ -13,45 +13,47 @@ from ..core.config import cfield
 from ..core.ledger import TokenLedger
 from ..core.rundir import write_json_atomic
 from ..core.models import encode_chat, generate
-from .sft import SFTConfig, batch_charge, fit_batch, collate, is_sharded, train_loop
-from .kd_losses import KINDS, kd_loss, topk_kd_loss, fused_kd_loss, fused_topk_kd_loss
+from functools import partial
+from .sft import SFTConfig, batch_charge, fit_batch, collate, encode_examples, is_sharded, train_loop
+from .kd_losses import (KINDS, kd_loss, topk_kd_loss, fused_kd_loss, fused_topk_kd_loss,
+                                         response_divergences)
 
 # %% auto #0
-__all__ = ['KDConfig', 'teacher_charge', 'ids_key', 'build_topk_cache', 'TopKCache', 'kd_train', 'gkd_train',
-           'heldout_divergence']
+__all__ = ['KDConfig', 'teacher_charge', 'kd_charge', 'ids_key', 'open_cache_index', 'write_shard', 'teacher_topk_rows',
+           'build_topk_cache', 'TopKCache', 'open_topk_cache', 'prepare_teacher', 'fused_batch_loss',
+           'logits_batch_loss', 'kd_batch_loss', 'on_policy_rows', 'kd_train', 'gkd_train', 'heldout_divergence']
 
 # %% ../../nbs/30_distill/33_kd.ipynb #87d0a4a1
 @dataclass
 class KDConfig(SFTConfig):
-    kind: str = cfield('forward_kl', choices=KINDS)
-    temperature: float = cfield(1.0, gt=0)
+    "SFT's training settings plus the distillation loss."
+
+    kind: str = cfield('forward_kl', choices=KINDS, help='the divergence (see capdistill.distill.kd_losses)')
+    temperature: float = cfield(1.0, gt=0, help='softmax temperature of both distributions (loss scaled by τ²)')
     beta: float = cfield(0.5, ge=0, le=1, help='JSD(β): weight of the teacher (GKD convention)')
     alpha: float = cfield(0.1, ge=0, lt=1, help='skew of skew_kl / skew_reverse_kl')
     ce_weight: float = cfield(0.0, ge=0, le=1, help='loss = (1-w)·KD + w·masked CE')
     chunk_size: int = cfield(32, ge=1, help='sequence positions per loss chunk')
-    teacher_bf16: bool = True
+    teacher_bf16: bool = cfield(True, help='cast a float32 teacher to bf16 in place (it only runs inference here)')
 
 
 def teacher_charge(batch: list[tuple[list[int], int]], count_padding: bool) -> dict:
     "`teacher_scoring` charge of a batch: every token the teacher's forward pass reads (plus padding if counted)."
     T = max(len(ids) for ids, _ in batch)
-    return {
-        'teacher_scoring': (
-            sum(len(ids) for ids, _ in batch) + (sum(T - len(ids) for ids, _ in batch) if count_padding else 0)
-        )
-    }
+    pad = sum(T - len(ids) for ids, _ in batch) if count_padding else 0
+    return {'teacher_scoring': sum(len(ids) for ids, _ in batch) + pad}
+
+
+def kd_charge(kept, cfg: KDConfig, live: bool) -> dict:
+    "A KD batch's charge: the student's (as SFT) plus, with a live teacher, its scoring."
+    return {**batch_charge(kept, cfg.count_prompt, cfg.count_padding),
+            **(teacher_charge(kept, cfg.count_padding) if live else {})}
 
 
 def _kd_fit(batch, ledger, cfg, live: bool):
     "SFT's budget fit for the student charge, then shrink from the end until the teacher's scoring charge fits too."
     out, cut = fit_batch(batch, ledger, cfg)
-    while (
-        live
-        and out
-        and not ledger.fits_many(
-            {**batch_charge(out, cfg.count_prompt, cfg.count_padding), **teacher_charge(out, cfg.count_padding)}
-        )
-    ):
+    while live and out and not ledger.fits_many(kd_charge(out, cfg, live)):
         out, cut = out[:-1], True
     return out, cut
 
@@ -70,40 +72,60 @@ def _teacher_logits(teacher, x, m, bf16: bool):
         return teacher(input_ids=x.to(dev), attention_mask=m.to(dev)).logits
 
 
-def build_topk_cache(
-    teacher,
-    tok,
-    pairs: list[tuple],
-    path,
-    k: int = 64,
-    max_length: int = 256,
-    temperature: float = 1.0,
-    batch_size: int = 8,
-    shard_size: int = 256,
-    bf16: bool = True,
-    count_padding: bool = False,
-    ledger: TokenLedger | None = None,
-    progress: bool = False,
-) -> dict:
-    "Score `pairs` with the teacher and store top-k log-probs per label position under folder `path`; returns the index."
+def open_cache_index(path: Path, meta: dict) -> dict:
+    "The index of the cache folder `path`: the existing one (its settings must equal `meta`), else a new empty one."
+    idx_file = path / 'index.json'
+    if not idx_file.exists():
+        return {**meta, 'shards': [], 'examples': {}, 'bytes': 0, 'rows': 0, 'teacher_scoring': 0}
+    index = json.loads(idx_file.read_text())
+    diff = {f: (index.get(f), v) for f, v in meta.items() if index.get(f) != v}
+    if diff:
+        raise ValueError(
+            f"{idx_file}: existing top-k cache has"
+            f" {', '.join(f'{f}={a!r} (asked {b!r})' for f, (a, b) in diff.items())}; use another path or delete"
+            " the folder to rebuild"
+        )
+    return index
+
+
+def write_shard(path: Path, index: dict, values: list, indices: list, entries: dict):
+    "Write buffered rows as the next shard (atomically) and record their examples in `index` (saved as well)."
     from safetensors.torch import save_file
+
+    if not entries:
+        return
+    name = f"shard_{len(index['shards']):05d}.safetensors"
+    v, i = torch.cat(values), torch.cat(indices)  # (R, k) each
+    tmp = path / f'.{name}.tmp{os.getpid()}'
+    save_file({'values': v.contiguous(), 'indices': i.contiguous()}, str(tmp))
+    os.replace(tmp, path / name)
+    for key, (row, n) in entries.items():
+        index['examples'][key] = [len(index['shards']), row, n]
+    index['shards'].append(name)
+    index['rows'] += v.shape[0]
+    index['bytes'] += (path / name).stat().st_size
+    write_json_atomic(path / 'index.json', index)
+
+
+def teacher_topk_rows(teacher, batch, pad_id: int, k: int, temperature: float, bf16: bool):
+    "`(key, values (R, k) fp16, indices (R, k) int32)` per `(ids, n_p, key)` example: the teacher's top-k per label."
+    x, m, _ = collate([(ids, n_p) for ids, n_p, _ in batch], pad_id, 'cpu')
+    logits = _teacher_logits(teacher, x, m, bf16)  # (B, T, V)
+    for j, (ids, n_p, key) in enumerate(batch):
+        v, i = torch.log_softmax(logits[j, n_p - 1 : len(ids) - 1].float() / temperature, -1).topk(k, -1)
+        yield key, v.half().cpu(), i.int().cpu()
+
+# %% ../../nbs/30_distill/33_kd.ipynb #8f140d03
+def build_topk_cache(teacher, tok, pairs: list[tuple], path, k: int = 64, max_length: int = 256,
+                     temperature: float = 1.0, batch_size: int = 8, shard_size: int = 256, bf16: bool = True,
+                     count_padding: bool = False, ledger: TokenLedger | None = None, progress: bool = False) -> dict:
+    "Score `pairs` with the teacher and store top-k log-probs per label position under folder `path`; the index."
     from tqdm.auto import tqdm
 
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    idx_file = path / 'index.json'
     meta = dict(version=_CACHE_VERSION, k=k, temperature=float(temperature), max_length=max_length, vocab_size=len(tok))
-    if idx_file.exists():
-        index = json.loads(idx_file.read_text())
-        diff = {f: (index.get(f), v) for f, v in meta.items() if index.get(f) != v}
-        if diff:
-            raise ValueError(
-                f"{idx_file}: existing top-k cache has"
-                f" {', '.join(f'{f}={a!r} (asked {b!r})' for f, (a, b) in diff.items())}; use another path or delete"
-                " the folder to rebuild"
-            )
-    else:
-        index = {**meta, 'shards': [], 'examples': {}, 'bytes': 0, 'rows': 0, 'teacher_scoring': 0}
+    index = open_cache_index(path, meta)
     todo, seen = [], set(index['examples'])
     for p, r in pairs:
         ids, n_p = encode_chat(tok, p, r, max_length)
@@ -113,24 +135,6 @@ def build_topk_cache(
             seen.add(key)
     t0, stopped = time.time(), False
     buf_v, buf_i, entries = [], [], {}
-
-    def flush():
-        nonlocal buf_v, buf_i, entries
-        if not entries:
-            return
-        name = f"shard_{len(index['shards']):05d}.safetensors"
-        v, i = torch.cat(buf_v), torch.cat(buf_i)
-        tmp = path / f'.{name}.tmp{os.getpid()}'
-        save_file({'values': v.contiguous(), 'indices': i.contiguous()}, str(tmp))
-        os.replace(tmp, path / name)
-        for key, (row, n) in entries.items():
-            index['examples'][key] = [len(index['shards']), row, n]
-        index['shards'].append(name)
-        index['rows'] += v.shape[0]
-        index['bytes'] += (path / name).stat().st_size
-        write_json_atomic(idx_file, index)
-        buf_v, buf_i, entries = [], [], {}
-
     for b in tqdm(range(0, len(todo), batch_size), disable=not progress, desc='topk cache'):
         batch = todo[b : b + batch_size]
         ch = teacher_charge([(ids, n_p) for ids, n_p, _ in batch], count_padding)
@@ -140,23 +144,19 @@ def build_topk_cache(
                 break
             ledger.charge_many(ch)
         index['teacher_scoring'] += ch['teacher_scoring']
-        x, m, _ = collate([(ids, n_p) for ids, n_p, _ in batch], tok.pad_token_id, 'cpu')
-        logits = _teacher_logits(teacher, x, m, bf16)
-        for j, (ids, n_p, key) in enumerate(batch):
-            v, i = torch.log_softmax(logits[j, n_p - 1 : len(ids) - 1].float() / temperature, -1).topk(k, -1)
+        for key, v, i in teacher_topk_rows(teacher, batch, tok.pad_token_id, k, temperature, bf16):
             entries[key] = (sum(t.shape[0] for t in buf_v), v.shape[0])
-            buf_v.append(v.half().cpu())
-            buf_i.append(i.int().cpu())
+            buf_v.append(v)
+            buf_i.append(i)
             if len(entries) >= shard_size:
-                flush()
-    flush()
-    if not idx_file.exists():
-        write_json_atomic(idx_file, index)
+                write_shard(path, index, buf_v, buf_i, entries)
+                buf_v, buf_i, entries = [], [], {}
+    write_shard(path, index, buf_v, buf_i, entries)
     index['dense_bytes_fp16'] = index['rows'] * len(tok) * 2
-    write_json_atomic(idx_file, index)
+    write_json_atomic(path / 'index.json', index)
     return {**index, 'stopped_by_budget': stopped, 'seconds': time.time() - t0}
 
-
+# %% ../../nbs/30_distill/33_kd.ipynb #1def2a14
 class TopKCache:
     "Read side of a top-k cache folder: `cache[ids]` -> `(values fp16 R×k, indices int32 R×k)`; shards load lazily."
 
@@ -232,277 +232,166 @@ def _teacher_hidden(teacher, x, m):
     with torch.inference_mode():
         return body(input_ids=x.to(dev), attention_mask=m.to(dev)).last_hidden_state, head.weight
 
+# %% ../../nbs/30_distill/33_kd.ipynb #7a4f0893
+def open_topk_cache(topk_cache, cfg: KDConfig) -> TopKCache:
+    "The top-k cache `topk_cache` (a folder or a `TopKCache`), checked against the KD config."
+    cache = topk_cache if isinstance(topk_cache, TopKCache) else TopKCache(topk_cache)
+    bad = [
+        f"{f}={cache.index[f]!r} but the config has {v!r}"
+        for f, v in (('temperature', float(cfg.temperature)), ('max_length', cfg.max_length))
+        if cache.index[f] != v
+    ]
+    if cfg.kind != 'forward_kl':
+        bad.append(f"kind={cfg.kind!r} but a top-k cache supports only 'forward_kl'")
+    if bad:
+        raise ValueError(
+            f"{cache.path}/index.json: top-k cache does not fit the KD config: {'; '.join(bad)}. Rebuild the cache"
+            " or change the config."
+        )
+    return cache
 
-def _train(
-    student,
-    teacher,
-    tok,
-    pairs,
-    cfg,
-    ledger,
-    topk_cache=None,
-    lmbda=0.0,
-    gen_kw=None,
-    optimizer=None,
-    progress=True,
-    on_step=None,
-    desc='kd',
-    checkpoint_dir=None,
-    save_every=0,
-    accelerator=None,
-):
+
+def prepare_teacher(teacher, cfg: KDConfig):
+    "Inference only: eval mode, no gradients, and bf16 weights when `cfg.teacher_bf16` and the teacher is fp32."
+    teacher.eval().requires_grad_(False)
+    if cfg.teacher_bf16 and next(teacher.parameters()).dtype == torch.float32:
+        teacher.to(torch.bfloat16)
+    return teacher
+
+# %% ../../nbs/30_distill/33_kd.ipynb #0274afc7
+def fused_batch_loss(model, x, am, lab, mask, cfg: KDConfig, teacher=None, topk=None, body=None, head=None):
+    "`(loss, kd)` from the student's hidden states and LM head (`body`, `head`): no B×T×V logits tensor exists."
+    cap = {}
+    hk = body.register_forward_hook(lambda mod, a, out: cap.__setitem__('h', out.last_hidden_state))
+    try:
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+            model(input_ids=x, attention_mask=am, logits_to_keep=1)
+    finally:
+        hk.remove()
+    hs = cap['h'][:, :-1]  # (B, T-1, H): position j predicts token j+1
+    kw = dict(chunk_rows=cfg.chunk_size * x.shape[0], ce_weight=cfg.ce_weight, labels=lab.clamp(min=0),
+              matmul_dtype=torch.bfloat16 if cfg.bf16 else None, return_kd=True)
+    if topk is not None:
+        return fused_topk_kd_loss(hs, head.weight, *topk, mask, cfg.temperature, **kw)
+    ht, Wt = _teacher_hidden(teacher, x, am)  # (B, T, Ht), (V, Ht)
+    return fused_kd_loss(hs, head.weight, ht[:, :-1].to(x.device), Wt.to(x.device), mask, cfg.kind, cfg.temperature,
+                         cfg.beta, cfg.alpha, **kw)
+
+
+def logits_batch_loss(model, x, am, lab, mask, cfg: KDConfig, teacher=None, topk=None):
+    "`(loss, kd)` from full logits and the sequence-chunked losses (heads that cannot be fused, sharded weights)."
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+        s = model(input_ids=x, attention_mask=am).logits[:, :-1]  # (B, T-1, V)
+    if topk is None:
+        t = _teacher_logits(teacher, x, am, cfg.teacher_bf16)[:, :-1].to(x.device)  # (B, T-1, V)
+        kd = kd_loss(s, t, mask, cfg.kind, cfg.temperature, cfg.beta, cfg.alpha, cfg.chunk_size)
+        del t
+    else:
+        kd = topk_kd_loss(s, *topk, mask, cfg.temperature, cfg.chunk_size)
+    if cfg.ce_weight <= 0:
+        return kd, kd
+    ce = torch.nn.functional.cross_entropy(s.float().reshape(-1, s.shape[-1]), lab.reshape(-1), ignore_index=-100)
+    return (1 - cfg.ce_weight) * kd + cfg.ce_weight * ce, kd
+
+
+def kd_batch_loss(model, rows: list[dict], *, pad_id: int, cfg: KDConfig, teacher=None, cache=None, fused=True,
+                  body=None, head=None):
+    "The KD loss of a batch of rows (`train_loop`'s `loss_fn`): `(loss, {'kd_losses': KD part})`."
+    dev = next(model.parameters()).device
+    batch = [(e['ids'], e['n_p']) for e in rows]
+    x, am, y = collate(batch, pad_id, dev)  # (B, T) each
+    lab = y[:, 1:]  # (B, T-1)
+    mask = lab != -100
+    topk = None
+    if cache is not None:
+        topk = _topk_batch(cache, [(e['full_ids'], e['n_p']) for e in rows], batch, x.shape[1], dev)
+    if fused:
+        loss, kd = fused_batch_loss(model, x, am, lab, mask, cfg, teacher, topk, body, head)
+    else:
+        loss, kd = logits_batch_loss(model, x, am, lab, mask, cfg, teacher, topk)
+    return loss, {'kd_losses': kd.item()}
+
+# %% ../../nbs/30_distill/33_kd.ipynb #5184967b
+def on_policy_rows(model, rows: list[dict], stats: dict, gen, *, tok, lmbda: float, max_length: int, gen_kw: dict):
+    "GKD: with probability λ (a coin from the loop's seeded generator) replace the responses by the student's samples."
+    coin, seed = torch.rand((), generator=gen).item(), int(torch.randint(2**31 - 1, (), generator=gen))
+    if coin >= lmbda or not rows:
+        return rows
+    dev = next(model.parameters()).device
+    model.eval()
+    prompts = [r['prompt'] for r in rows]
+    with torch.random.fork_rng(devices=[dev] if dev.type == 'cuda' else []):  # seeded by cfg.seed; global RNG untouched
+        torch.manual_seed(seed + rows[0]['id'])
+        texts, pt, ct = generate(model, tok, prompts, batch_size=len(rows), do_sample=True, **gen_kw)
+    model.train()
+    stats['on_policy_batches'] += 1
+    stats['student_generated']['prompt'] += sum(pt)
+    stats['student_generated']['completion'] += sum(ct)
+    out = [
+        dict(r, ids=ids, full_ids=ids, n_p=n_p)
+        for r, t in zip(rows, texts)
+        for ids, n_p in [encode_chat(tok, r['prompt'], t, max_length)]
+    ]
+    return [e for e in out if len(e['ids']) > e['n_p']]
+
+# %% ../../nbs/30_distill/33_kd.ipynb #678a07f4
+def _train(student, teacher, tok, pairs, cfg, ledger, topk_cache=None, lmbda=0.0, gen_kw=None, desc='kd',
+           accelerator=None, **loop_kw):
+    "The KD family on `train_loop`: the fit and charge with the teacher's scoring, the KD loss, GKD's swap."
     cfg = cfg or KDConfig()
     ledger = ledger or TokenLedger()
-    cache = None
-    if topk_cache is not None:
-        cache = topk_cache if isinstance(topk_cache, TopKCache) else TopKCache(topk_cache)
-        bad = [
-            f"{f}={cache.index[f]!r} but the config has {v!r}"
-            for f, v in (('temperature', float(cfg.temperature)), ('max_length', cfg.max_length))
-            if cache.index[f] != v
-        ]
-        if cfg.kind != 'forward_kl':
-            bad.append(f"kind={cfg.kind!r} but a top-k cache supports only 'forward_kl'")
-        if bad:
-            raise ValueError(
-                f"{cache.path}/index.json: top-k cache does not fit the KD config: {'; '.join(bad)}. Rebuild the cache"
-                " or change the config."
-            )
-    elif teacher is None:
+    cache = open_topk_cache(topk_cache, cfg) if topk_cache is not None else None
+    if cache is None and teacher is None:
         raise ValueError("kd_train: give a teacher model or a topk_cache path")
     if accelerator is None:
         from accelerate import Accelerator
 
         accelerator = Accelerator()
     if teacher is not None:
-        teacher.eval().requires_grad_(False)
-        if cfg.teacher_bf16 and next(teacher.parameters()).dtype == torch.float32:
-            teacher.to(torch.bfloat16)
+        prepare_teacher(teacher, cfg)
     fused = _fusable(student, accelerator) and (teacher is None or _fusable(teacher, accelerator))
     body, head = _head_body(student)
-    mm = torch.bfloat16 if cfg.bf16 else None
-    enc = [
-        dict(id=j, prompt=p, ids=ids, full_ids=ids, n_p=n_p)
-        for j, (p, r) in enumerate(pairs)
-        for ids, n_p in [encode_chat(tok, p, r, cfg.max_length)]
-    ]
-    enc = [e for e in enc if len(e['ids']) > e['n_p']]
-
-    def before_batch(m, rows, stats, gen):
-        "GKD: with probability λ (a coin from the loop's seeded generator) replace the responses by the student's samples."
-        if not lmbda:
-            return rows
-        coin, seed = torch.rand((), generator=gen).item(), int(torch.randint(2**31 - 1, (), generator=gen))
-        if coin >= lmbda or not rows:
-            return rows
-        dev = next(m.parameters()).device
-        m.eval()
-        with torch.random.fork_rng(
-            devices=[dev] if dev.type == 'cuda' else []
-        ):  # sampling seeded from cfg.seed, global RNG untouched
-            torch.manual_seed(seed + rows[0]['id'])
-            texts, pt, ct = generate(
-                m, tok, [r['prompt'] for r in rows], batch_size=len(rows), do_sample=True, **gen_kw
-            )
-        m.train()
-        stats['on_policy_batches'] += 1
-        stats['student_generated']['prompt'] += sum(pt)
-        stats['student_generated']['completion'] += sum(ct)
-        out = [
-            dict(r, ids=ids, full_ids=ids, n_p=n_p)
-            for r, t in zip(rows, texts)
-            for ids, n_p in [encode_chat(tok, r['prompt'], t, cfg.max_length)]
-        ]
-        return [e for e in out if len(e['ids']) > e['n_p']]
-
-    def loss_fn(model, rows):
-        dev = next(model.parameters()).device
-        batch = [(e['ids'], e['n_p']) for e in rows]
-        x, am, y = collate(batch, tok.pad_token_id, dev)
-        lab = y[:, 1:]
-        mask = lab != -100
-        topk = (
-            _topk_batch(cache, [(e['full_ids'], e['n_p']) for e in rows], batch, x.shape[1], dev)
-            if cache is not None
-            else None
-        )
-        if fused:  # hidden states in, logits computed per chunk inside the loss
-            cap = {}
-            hk = body.register_forward_hook(lambda mod, a, out: cap.__setitem__('h', out.last_hidden_state))
-            try:
-                with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-                    model(input_ids=x, attention_mask=am, logits_to_keep=1)
-            finally:
-                hk.remove()
-            hs, kw = cap['h'][:, :-1], dict(
-                chunk_rows=cfg.chunk_size * x.shape[0],
-                ce_weight=cfg.ce_weight,
-                labels=lab.clamp(min=0),
-                matmul_dtype=mm,
-                return_kd=True,
-            )
-            if cache is None:
-                ht, Wt = _teacher_hidden(teacher, x, am)
-                loss, kd = fused_kd_loss(
-                    hs,
-                    head.weight,
-                    ht[:, :-1].to(dev),
-                    Wt.to(dev),
-                    mask,
-                    cfg.kind,
-                    cfg.temperature,
-                    cfg.beta,
-                    cfg.alpha,
-                    **kw,
-                )
-            else:
-                loss, kd = fused_topk_kd_loss(hs, head.weight, *topk, mask, cfg.temperature, **kw)
-        else:  # full logits + the sequence-chunked loss
-            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-                s = model(input_ids=x, attention_mask=am).logits[:, :-1]
-            if cache is None:
-                t = _teacher_logits(teacher, x, am, cfg.teacher_bf16)[:, :-1].to(dev)
-                kd = kd_loss(s, t, mask, cfg.kind, cfg.temperature, cfg.beta, cfg.alpha, cfg.chunk_size)
-                del t
-            else:
-                kd = topk_kd_loss(s, *topk, mask, cfg.temperature, cfg.chunk_size)
-            loss = kd
-            if cfg.ce_weight > 0:
-                ce = torch.nn.functional.cross_entropy(
-                    s.float().reshape(-1, s.shape[-1]), lab.reshape(-1), ignore_index=-100
-                )
-                loss = (1 - cfg.ce_weight) * kd + cfg.ce_weight * ce
-        return loss, {'kd_losses': kd.item()}
-
-    extra = dict(
-        kd_losses=[],
-        on_policy_batches=0,
-        student_generated={'prompt': 0, 'completion': 0},
-        fused=fused,
-        charged={'student_train_prompt': 0, 'student_train_label': 0, 'teacher_scoring': 0},
-    )
-    return train_loop(
-        student,
-        enc,
-        cfg,
-        ledger,
-        fit=lambda b, led, c: _kd_fit(b, led, c, live=cache is None),
-        charge=lambda kept: {
-            **batch_charge(kept, cfg.count_prompt, cfg.count_padding),
-            **(teacher_charge(kept, cfg.count_padding) if cache is None else {}),
-        },
-        loss_fn=loss_fn,
-        before_batch=before_batch if lmbda > 0 else None,
-        optimizer=optimizer,
-        accelerator=accelerator,
-        checkpoint_dir=checkpoint_dir,
-        save_every=save_every,
-        progress=progress,
-        on_step=on_step,
-        desc=desc,
-        extra_stats=extra,
-        trim_memory=True,
-    )  # teacher + student in memory: peak RSS binds here (see capdistill.distill.sft)
+    enc = [dict(e, full_ids=e['ids']) for e in encode_examples(tok, pairs, cfg.max_length)]
+    live = cache is None
+    loss_fn = partial(kd_batch_loss, pad_id=tok.pad_token_id, cfg=cfg, teacher=teacher, cache=cache, fused=fused,
+                      body=body, head=head)
+    swap = partial(on_policy_rows, tok=tok, lmbda=lmbda, max_length=cfg.max_length, gen_kw=gen_kw)
+    extra = dict(kd_losses=[], on_policy_batches=0, student_generated={'prompt': 0, 'completion': 0}, fused=fused,
+                 charged={'student_train_prompt': 0, 'student_train_label': 0, 'teacher_scoring': 0})
+    # teacher + student in memory: peak RSS binds here, so the loop trims freed memory (see capdistill.distill.sft)
+    return train_loop(student, enc, cfg, ledger, fit=partial(_kd_fit, live=live),
+                      charge=partial(kd_charge, cfg=cfg, live=live), loss_fn=loss_fn,
+                      before_batch=swap if lmbda > 0 else None, accelerator=accelerator, desc=desc,
+                      extra_stats=extra, trim_memory=True, **loop_kw)
 
 
-def kd_train(
-    student,
-    teacher,
-    tok,
-    pairs: list[tuple],
-    cfg: KDConfig | None = None,
-    ledger: TokenLedger | None = None,
-    topk_cache=None,
-    optimizer=None,
-    progress: bool = True,
-    on_step=None,
-    checkpoint_dir=None,
-    save_every: int = 0,
-    accelerator=None,
-) -> dict:
+def kd_train(student, teacher, tok, pairs: list[tuple], cfg: KDConfig | None = None, ledger: TokenLedger | None = None,
+             topk_cache=None, optimizer=None, progress: bool = True, on_step=None, checkpoint_dir=None,
+             save_every: int = 0, accelerator=None) -> dict:
     """Logit KD on `(prompt, response)` pairs from a live `teacher` (charged to `teacher_scoring`) or a `topk_cache`
     folder (teacher may be None; nothing charged to the teacher), until done or the ledger's budget is spent.
     Checkpoint/resume and `accelerator` as in `capdistill.distill.sft.train_loop`."""
-    return _train(
-        student,
-        teacher,
-        tok,
-        pairs,
-        cfg,
-        ledger,
-        topk_cache=topk_cache,
-        optimizer=optimizer,
-        progress=progress,
-        on_step=on_step,
-        checkpoint_dir=checkpoint_dir,
-        save_every=save_every,
-        accelerator=accelerator,
-    )
+    return _train(student, teacher, tok, pairs, cfg, ledger, topk_cache=topk_cache, optimizer=optimizer,
+                  progress=progress, on_step=on_step, checkpoint_dir=checkpoint_dir, save_every=save_every,
+                  accelerator=accelerator)
 
 
-def gkd_train(
-    student,
-    teacher,
-    tok,
-    pairs: list[tuple],
-    cfg: KDConfig | None = None,
-    ledger: TokenLedger | None = None,
-    lmbda: float = 0.5,
-    max_new_tokens: int = 64,
-    gen_temperature: float = 1.0,
-    top_p: float = 1.0,
-    optimizer=None,
-    progress: bool = True,
-    on_step=None,
-    checkpoint_dir=None,
-    save_every: int = 0,
-    accelerator=None,
-) -> dict:
-    """GKD-style on-policy distillation: per batch, with probability `lmbda` the responses are the student's own samples
-    (`gen_temperature`, `top_p`, `max_new_tokens`), scored by the teacher; otherwise the given responses (as `kd_train`).
-    """
+def gkd_train(student, teacher, tok, pairs: list[tuple], cfg: KDConfig | None = None,
+              ledger: TokenLedger | None = None, lmbda: float = 0.5, max_new_tokens: int = 64,
+              gen_temperature: float = 1.0, top_p: float = 1.0, optimizer=None, progress: bool = True, on_step=None,
+              checkpoint_dir=None, save_every: int = 0, accelerator=None) -> dict:
+    """GKD-style on-policy distillation: per batch, with probability `lmbda` the responses are the student's own
+    samples (`gen_temperature`, `top_p`, `max_new_tokens`), scored by the teacher; otherwise the given responses
+    (as `kd_train`)."""
     if not 0 <= lmbda <= 1:
         raise ValueError(f"gkd_train: lmbda={lmbda} must be in [0, 1]")
-    return _train(
-        student,
-        teacher,
-        tok,
-        pairs,
-        cfg,
-        ledger,
-        lmbda=lmbda,
-        optimizer=optimizer,
-        progress=progress,
-        on_step=on_step,
-        checkpoint_dir=checkpoint_dir,
-        save_every=save_every,
-        accelerator=accelerator,
-        gen_kw=dict(max_new_tokens=max_new_tokens, temperature=gen_temperature, top_p=top_p),
-        desc='gkd',
-    )
+    gen_kw = dict(max_new_tokens=max_new_tokens, temperature=gen_temperature, top_p=top_p)
+    return _train(student, teacher, tok, pairs, cfg, ledger, lmbda=lmbda, gen_kw=gen_kw, desc='gkd',
+                  optimizer=optimizer, progress=progress, on_step=on_step, checkpoint_dir=checkpoint_dir,
+                  save_every=save_every, accelerator=accelerator)
 
-
-@torch.no_grad()
-def heldout_divergence(
-    student,
-    teacher,
-    tok,
-    pairs: list[tuple],
-    kind: str = 'forward_kl',
-    temperature: float = 1.0,
-    max_length: int = 256,
-    batch_size: int = 8,
-    **kw,
-) -> float:
-    "Token-weighted mean divergence `kind` of the student from the teacher on the response tokens of `pairs` (no ledger)."
-    dev = next(student.parameters()).device
-    enc = [e for e in (encode_chat(tok, p, r, max_length) for p, r in pairs) if len(e[0]) > e[1]]
-    tot = n = 0
-    for b in range(0, len(enc), batch_size):
-        x, m, y = collate(enc[b : b + batch_size], tok.pad_token_id, dev)
-        mask = y[:, 1:] != -100
-        s = student(input_ids=x, attention_mask=m).logits[:, :-1]
-        t = _teacher_logits(teacher, x, m, False)[:, :-1].to(dev)
-        tot += kd_loss(s, t, mask, kind, temperature, t2_scale=False, **kw).item() * int(mask.sum())
-        n += int(mask.sum())
-    return tot / max(n, 1)
+# %% ../../nbs/30_distill/33_kd.ipynb #c6e52aef
+def heldout_divergence(student, teacher, tok, pairs: list[tuple], kind: str = 'forward_kl', temperature: float = 1.0,
+                       max_length: int = 256, batch_size: int = 8, **kw) -> float:
+    "Token-weighted mean divergence `kind` of the student from the teacher on the response tokens of `pairs`."
+    return response_divergences(student, teacher, tok, pairs, (kind,), temperature, max_length, batch_size, **kw)[kind]

@@ -6,6 +6,7 @@
 from __future__ import annotations
 import copy, ctypes, json, math, os, random, shutil, sys, time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 import numpy as np
 import torch
@@ -15,48 +16,45 @@ from ..core.models import encode_chat
 from ..core.rundir import write_json_atomic
 
 # %% auto #0
-__all__ = ['SFTConfig', 'apply_lora', 'batch_charge', 'collate', 'fit_batch', 'epoch_order', 'is_sharded', 'latest_checkpoint',
-           'save_checkpoint', 'load_checkpoint', 'release_freed_memory', 'optimizer_step_and_record', 'train_loop',
-           'sft_train']
+__all__ = ['SFTConfig', 'apply_lora', 'batch_charge', 'collate', 'encode_examples', 'fit_batch', 'epoch_order', 'is_sharded',
+           'latest_checkpoint', 'save_checkpoint', 'load_checkpoint', 'release_freed_memory',
+           'optimizer_step_and_record', 'new_stats', 'TrainState', 'start_training', 'global_batches',
+           'fit_global_batch', 'train_step', 'train_loop', 'sft_loss', 'sft_train']
 
 # %% ../../nbs/30_distill/31_sft.ipynb #bc6576d9
 @dataclass
 class SFTConfig(Config):
-    lr: float = cfield(5e-5, gt=0)
-    batch_size: int = cfield(8, ge=1)
-    max_length: int = cfield(256, ge=8)
-    weight_decay: float = cfield(0.0, ge=0)
-    grad_clip: float = cfield(1.0, gt=0)
-    warmup_steps: int = cfield(0, ge=0)
-    bf16: bool = True
-    count_prompt: bool = True
-    count_padding: bool = False
-    epochs: int = cfield(1, ge=1)
-    seed: int = 0
+    "Training settings shared by SFT and the KD family: optimizer, batching, token counting, LoRA."
+
+    lr: float = cfield(5e-5, gt=0, help='learning rate (AdamW)')
+    batch_size: int = cfield(8, ge=1, help='examples per optimizer step (per process under data parallelism)')
+    max_length: int = cfield(256, ge=8, help='tokens per example, prompt + response; longer ones are truncated')
+    weight_decay: float = cfield(0.0, ge=0, help='AdamW weight decay')
+    grad_clip: float = cfield(1.0, gt=0, help='gradient-norm clip')
+    warmup_steps: int = cfield(0, ge=0, help='linear learning-rate warmup steps')
+    bf16: bool = cfield(True, help='bf16 autocast for the forward passes')
+    count_prompt: bool = cfield(True, help='charge prompt tokens (student_train_prompt) as well as label tokens')
+    count_padding: bool = cfield(False, help="also charge each batch's padding (to student_train_prompt)")
+    epochs: int = cfield(1, ge=1, help='passes over the data (the budget may stop training earlier)')
+    seed: int = cfield(0, help='seed of the example order and of the loop\'s own generator')
     lora_r: int = cfield(0, ge=0, help='LoRA rank; 0 trains all weights')
-    lora_alpha: int = cfield(16, ge=1)
-    lora_dropout: float = cfield(0.0, ge=0, lt=1)
-    lora_targets: list[str] = cfield(['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'])
+    lora_alpha: int = cfield(16, ge=1, help='LoRA scaling alpha')
+    lora_dropout: float = cfield(0.0, ge=0, lt=1, help='dropout on the LoRA adapters')
+    lora_targets: list[str] = cfield(['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
+                                     help='module names that get LoRA adapters')
 
 
 def apply_lora(model, cfg: SFTConfig):
-    "Wrap `model` with peft LoRA adapters per `cfg` (no-op when `cfg.lora_r == 0`); merge later with `merge_and_unload()`."
+    "Wrap `model` with peft LoRA adapters per `cfg` (no-op when `lora_r == 0`); merge later with `merge_and_unload()`."
     if not cfg.lora_r:
         return model
     from peft import LoraConfig, get_peft_model
 
-    return get_peft_model(
-        model,
-        LoraConfig(
-            r=cfg.lora_r,
-            lora_alpha=cfg.lora_alpha,
-            lora_dropout=cfg.lora_dropout,
-            target_modules=cfg.lora_targets,
-            task_type='CAUSAL_LM',
-        ),
-    )
+    lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                      target_modules=cfg.lora_targets, task_type='CAUSAL_LM')
+    return get_peft_model(model, lora)
 
-
+# %% ../../nbs/30_distill/31_sft.ipynb #0c944b74
 def batch_charge(examples: list[tuple[list[int], int]], count_prompt: bool, count_padding: bool) -> dict:
     "Ledger charge of a batch of `(ids, n_prompt)` under the counting rules (labels are next-token targets)."
     T = max(len(ids) for ids, _ in examples)
@@ -67,15 +65,23 @@ def batch_charge(examples: list[tuple[list[int], int]], count_prompt: bool, coun
 
 
 def collate(examples, pad_id, device):
+    "`(input_ids, attention_mask, labels)`, each (B, T), of right-padded `(ids, n_prompt)`; labels: the responses."
     T = max(len(ids) for ids, _ in examples)
-    x = torch.full((len(examples), T), pad_id, dtype=torch.long)
-    y = torch.full_like(x, -100)
-    m = torch.zeros_like(x)
+    x = torch.full((len(examples), T), pad_id, dtype=torch.long)  # (B, T)
+    y = torch.full_like(x, -100)  # (B, T): the response tokens, else -100
+    m = torch.zeros_like(x)  # (B, T): 1 on real tokens
     for i, (ids, n_p) in enumerate(examples):
         x[i, : len(ids)] = torch.tensor(ids)
         m[i, : len(ids)] = 1
         y[i, n_p : len(ids)] = torch.tensor(ids[n_p:])
     return x.to(device), m.to(device), y.to(device)
+
+
+def encode_examples(tok, pairs, max_length: int) -> list[dict]:
+    "`{id, prompt, ids, n_p}` per chat-encoded `(prompt, response)` pair, dropping those left without a label token."
+    enc = [dict(id=i, prompt=p, ids=ids, n_p=n_p)
+           for i, (p, r) in enumerate(pairs) for ids, n_p in [encode_chat(tok, p, r, max_length)]]
+    return [e for e in enc if len(e['ids']) > e['n_p']]
 
 # %% ../../nbs/30_distill/31_sft.ipynb #a868f024
 def fit_batch(batch, ledger, cfg):
@@ -189,7 +195,7 @@ def load_checkpoint(ck, acc, model, opt, sched, gen, ledger, stats) -> list[int]
 
 # %% ../../nbs/30_distill/31_sft.ipynb #143b0744
 def release_freed_memory():
-    "glibc only: fixed 1 MB mmap/trim thresholds and at most 2 arenas, so freed training buffers go back to the OS (see above)."
+    "glibc only: 1 MB mmap/trim thresholds and at most 2 arenas, so freed training buffers go back to the OS (above)."
     if os.environ.get('CAPDISTILL_NO_MALLOPT') or not sys.platform.startswith('linux'):
         return False
     try:
@@ -205,7 +211,7 @@ def release_freed_memory():
 def optimizer_step_and_record(
     acc, model, opt, sched, cfg, stats, loss, charge, n_examples, bar=None, extra: dict | None = None
 ):
-    "The shared tail of a training step: clip and step on synchronizing micro-batches, then record loss, examples and charge."
+    "The tail of a training step: clip and step on synchronizing micro-batches, then record loss, examples, charge."
     if acc.sync_gradients:
         acc.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()
@@ -234,39 +240,51 @@ def _gather_rows(acc, local):
     )
     return [(r, i, per[r][i]) for i in range(max(map(len, per))) for r in range(len(per)) if i < len(per[r])]
 
+# %% ../../nbs/30_distill/31_sft.ipynb #7ec33096
+def new_stats(extra_stats: dict | None = None) -> dict:
+    "The loop's statistics at step 0, plus a caller's own (e.g. KD's `kd_losses`)."
+    base = dict(steps=0, examples=0, losses=[], charged={'student_train_prompt': 0, 'student_train_label': 0},
+                stopped_by_budget=False, finished=False, consumed=[], consumed_local=[])
+    return {**base, **copy.deepcopy(extra_stats or {})}
 
-def train_loop(
-    model,
-    examples: list[dict],
-    cfg,
-    ledger,
-    *,
-    fit,
-    charge,
-    loss_fn,
-    before_batch=None,
-    optimizer=None,
-    accelerator=None,
-    checkpoint_dir=None,
-    save_every: int = 0,
-    progress=True,
-    on_step=None,
-    desc='train',
-    extra_stats=None,
-    trim_memory: bool = False,
-):
-    """Shared budgeted loop. `examples`: dicts with `id`, `ids`, `n_p` (and whatever `before_batch`/`loss_fn` use);
-    `fit(global_batch, ledger, cfg)` -> (kept, cut) on `(ids, n_p)` stand-ins; `charge(kept)` -> ledger charges;
-    `loss_fn(model, local_rows)` -> (loss, {stat: value}); `before_batch(rows, stats, gen)` may replace a rank's rows.
-    """
-    from tqdm.auto import tqdm
 
+@dataclass
+class TrainState:
+    "The live objects of one training run: what a step updates and what a checkpoint saves."
+
+    acc: object  # the accelerate.Accelerator
+    model: object  # prepared by `acc`
+    opt: object
+    sched: object
+    gen: torch.Generator  # the loop's own RNG (on-policy coins and seeds)
+    ledger: TokenLedger
+    stats: dict
+    cfg: object
+
+    def resume(self, checkpoint_dir) -> list[int]:
+        "Restore the newest checkpoint under `checkpoint_dir`, if any; the cursor `[epoch, position]` to go on from."
+        ck = latest_checkpoint(checkpoint_dir)
+        if ck is None:
+            return [0, 0]
+        cursor = load_checkpoint(ck, self.acc, self.model, self.opt, self.sched, self.gen, self.ledger, self.stats)
+        self.stats['resumed_from'] = str(ck)
+        return cursor
+
+    def save(self, checkpoint_dir, cursor):
+        "Checkpoint this state with the cursor a resumed run continues from (nothing without `checkpoint_dir`)."
+        if checkpoint_dir:
+            save_checkpoint(checkpoint_dir, self.acc, self.model, self.opt, self.sched, self.gen, self.ledger,
+                            self.stats, cursor)
+
+
+def start_training(model, cfg, ledger, optimizer=None, accelerator=None, extra_stats=None,
+                   trim_memory: bool = False) -> TrainState:
+    "The accelerator, AdamW over the trainable weights (unless `optimizer`), linear warmup, prepared model, generator."
     acc = accelerator
     if acc is None:
         from accelerate import Accelerator
 
         acc = Accelerator()
-    W, R = acc.num_processes, acc.process_index
     if trim_memory:
         release_freed_memory()
     opt = optimizer or torch.optim.AdamW(
@@ -275,131 +293,118 @@ def train_loop(
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / (cfg.warmup_steps + 1)))
     model, opt = acc.prepare(model, opt)
     gen = torch.Generator().manual_seed(cfg.seed)
-    stats = {
-        **dict(
-            steps=0,
-            examples=0,
-            losses=[],
-            charged={'student_train_prompt': 0, 'student_train_label': 0},
-            stopped_by_budget=False,
-            finished=False,
-            consumed=[],
-            consumed_local=[],
-        ),
-        **copy.deepcopy(extra_stats or {}),
-    }
-    cursor = [0, 0]
-    ck = latest_checkpoint(checkpoint_dir)
-    if ck is not None:
-        cursor = load_checkpoint(ck, acc, model, opt, sched, gen, ledger, stats)
-        stats['resumed_from'] = str(ck)
-        if stats['finished']:
-            return stats
-    GB = cfg.batch_size * W
-    bar = tqdm(
-        total=cfg.epochs * math.ceil(len(examples) / GB),
-        initial=stats['steps'],
-        disable=not progress or not acc.is_main_process,
-        desc=desc,
-    )
-    save = lambda cur: (
-        save_checkpoint(checkpoint_dir, acc, model, opt, sched, gen, ledger, stats, cur) if checkpoint_dir else None
-    )
-    model.train()
+    return TrainState(acc, model, opt, sched, gen, ledger, new_stats(extra_stats), cfg)
+
+# %% ../../nbs/30_distill/31_sft.ipynb #70ed0948
+def global_batches(n: int, cfg, world: int = 1, rank: int = 0, cursor=(0, 0)):
+    "`(cursor after it, this rank's example indices)` of every global batch of `world·batch_size` from `cursor` on."
+    GB = cfg.batch_size * world
+    for ep in range(cursor[0], cfg.epochs):
+        order = epoch_order(n, cfg.seed, ep)
+        for b in range(cursor[1] if ep == cursor[0] else 0, len(order), GB):
+            yield [ep, b + GB], order[b : b + GB][rank::world]
+
+# %% ../../nbs/30_distill/31_sft.ipynb #f0baa802
+def fit_global_batch(st: TrainState, local: list[dict], fit):
+    "Gather every rank's rows and fit the global batch to the budget: `(rows, kept, cut)`; `kept` None: skip it."
+    W = st.acc.num_processes
+    rows = _gather_rows(st.acc, local)
+    if W > 1 and len({r for r, _, _ in rows}) < W:
+        return rows, None, False  # a rank got no rows (epoch tail): skip on all ranks
+    kept, cut = fit([(range(L), n_p) for _, _, (_, L, n_p) in rows], st.ledger, st.cfg)
+    if W > 1 and len({r for (r, _, _), _ in zip(rows, kept)}) < W:
+        kept, cut = [], True
+    return rows, kept, cut
+
+
+def train_step(st: TrainState, local: list[dict], rows, kept, charge, loss_fn, bar=None):
+    "Charge the fitted global batch, then forward, backward and step on this rank's (possibly truncated) rows."
+    ch = st.ledger.charge_many(charge(kept))
+    mine = [
+        {**local[i], 'ids': local[i]['ids'][: len(k[0])]}
+        for (r, i, _), k in zip(rows, kept)
+        if r == st.acc.process_index
+    ]
+    st.stats['consumed'] += [e[0] for (_, _, e) in rows[: len(kept)]]
+    st.stats['consumed_local'] += [e['id'] for e in mine]
+    with st.acc.accumulate(st.model):
+        loss, extra = loss_fn(st.model, mine)
+        st.acc.backward(loss)
+        optimizer_step_and_record(st.acc, st.model, st.opt, st.sched, st.cfg, st.stats, loss, ch, len(kept), bar,
+                                  extra)
+
+# %% ../../nbs/30_distill/31_sft.ipynb #a7b0b473
+def train_loop(model, examples: list[dict], cfg, ledger, *, fit, charge, loss_fn, before_batch=None, optimizer=None,
+               accelerator=None, checkpoint_dir=None, save_every: int = 0, progress=True, on_step=None, desc='train',
+               extra_stats=None, trim_memory: bool = False):
+    """Shared budgeted loop. `examples`: dicts with `id`, `ids`, `n_p` (and whatever `before_batch`/`loss_fn` use);
+    `fit(global_batch, ledger, cfg)` -> (kept, cut) on `(ids, n_p)` stand-ins; `charge(kept)` -> ledger charges;
+    `loss_fn(model, local_rows)` -> (loss, {stat: value}); `before_batch(model, rows, stats, gen)` may replace a
+    rank's rows."""
+    from tqdm.auto import tqdm
+
+    st = start_training(model, cfg, ledger, optimizer, accelerator, extra_stats, trim_memory)
+    acc, stats = st.acc, st.stats
+    cursor = st.resume(checkpoint_dir)
+    if stats['finished']:
+        return stats
+    W = acc.num_processes
+    bar = tqdm(total=cfg.epochs * math.ceil(len(examples) / (cfg.batch_size * W)), initial=stats['steps'],
+               disable=not progress or not acc.is_main_process, desc=desc)
+    st.model.train()
     t0 = time.time()
     try:
-        for ep in range(cursor[0], cfg.epochs):
-            if stats['finished']:
+        for nxt, idx in global_batches(len(examples), cfg, W, acc.process_index, cursor):
+            local = [examples[i] for i in idx]
+            if before_batch is not None:
+                local = before_batch(acc.unwrap_model(st.model), local, stats, st.gen)
+            rows, kept, cut = fit_global_batch(st, local, fit)
+            if kept is None:
+                continue
+            if not kept:
+                stats['stopped_by_budget'] = True
                 break
-            order = epoch_order(len(examples), cfg.seed, ep)
-            for b in range(cursor[1] if ep == cursor[0] else 0, len(order), GB):
-                local = [examples[i] for i in order[b : b + GB]][R::W]
-                if before_batch is not None:
-                    local = before_batch(acc.unwrap_model(model), local, stats, gen)
-                rows = _gather_rows(acc, local)
-                if W > 1 and len({r for r, _, _ in rows}) < W:
-                    continue  # a rank got no rows (epoch tail): skip on all ranks
-                kept, cut = fit([(range(L), n_p) for _, _, (_, L, n_p) in rows], ledger, cfg)
-                if W > 1 and len({r for (r, _, _), _ in zip(rows, kept)}) < W:
-                    kept, cut = [], True
-                if not kept:
-                    stats['stopped_by_budget'] = True
-                    break
-                ch = ledger.charge_many(charge(kept))
-                mine = [{**local[i], 'ids': local[i]['ids'][: len(k[0])]} for (r, i, _), k in zip(rows, kept) if r == R]
-                stats['consumed'] += [e[0] for (_, _, e) in rows[: len(kept)]]
-                stats['consumed_local'] += [e['id'] for e in mine]
-                with acc.accumulate(model):
-                    loss, extra = loss_fn(model, mine)
-                    acc.backward(loss)
-                    optimizer_step_and_record(acc, model, opt, sched, cfg, stats, loss, ch, len(kept), bar, extra)
-                if cut:
-                    stats['stopped_by_budget'] = True
-                    break
-                if save_every and stats['steps'] % save_every == 0 and acc.sync_gradients:
-                    save([ep, b + GB])
-                if on_step:
-                    on_step(stats)
-            if stats['stopped_by_budget']:
+            train_step(st, local, rows, kept, charge, loss_fn, bar)
+            if cut:
+                stats['stopped_by_budget'] = True
                 break
+            if save_every and stats['steps'] % save_every == 0 and acc.sync_gradients:
+                st.save(checkpoint_dir, nxt)
+            if on_step:
+                on_step(stats)
         stats['finished'] = True
         stats['seconds'] = stats.get('seconds', 0) + time.time() - t0
-        save([cfg.epochs, 0])
+        st.save(checkpoint_dir, [cfg.epochs, 0])
     finally:
         bar.close()
-        model.eval()
+        st.model.eval()
     return stats
 
+# %% ../../nbs/30_distill/31_sft.ipynb #640212c4
+def sft_loss(model, rows: list[dict], pad_id: int, bf16: bool = True):
+    "Masked next-token cross-entropy of a batch of `{ids, n_p}` rows (prompt and padding masked); `(loss, {})`."
+    dev = next(model.parameters()).device
+    x, am, y = collate([(e['ids'], e['n_p']) for e in rows], pad_id, dev)  # (B, T) each
+    with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
+        logits = model(input_ids=x, attention_mask=am).logits  # (B, T, V)
+    ce = torch.nn.functional.cross_entropy(
+        logits[:, :-1].float().reshape(-1, logits.shape[-1]), y[:, 1:].reshape(-1), ignore_index=-100
+    )
+    return ce, {}
 
-def sft_train(
-    model,
-    tok,
-    pairs: list[tuple],
-    cfg: SFTConfig | None = None,
-    ledger: TokenLedger | None = None,
-    optimizer=None,
-    progress: bool = True,
-    on_step=None,
-    checkpoint_dir=None,
-    save_every: int = 0,
-    accelerator=None,
-) -> dict:
+
+def sft_train(model, tok, pairs: list[tuple], cfg: SFTConfig | None = None, ledger: TokenLedger | None = None,
+              optimizer=None, progress: bool = True, on_step=None, checkpoint_dir=None, save_every: int = 0,
+              accelerator=None) -> dict:
     """Train on `(prompt, response)` pairs until done or the ledger's training budget is spent; returns stats.
     With `checkpoint_dir` (and `save_every` steps) it checkpoints, and resumes from the newest checkpoint there."""
     cfg = cfg or SFTConfig()
     ledger = ledger or TokenLedger()
-    enc = [
-        dict(id=i, ids=ids, n_p=n_p)
-        for i, (p, r) in enumerate(pairs)
-        for ids, n_p in [encode_chat(tok, p, r, cfg.max_length)]
-    ]
-    enc = [e for e in enc if len(e['ids']) > e['n_p']]  # at least one label token
-
-    def loss_fn(m, rows):
-        dev = next(m.parameters()).device
-        x, am, y = collate([(e['ids'], e['n_p']) for e in rows], tok.pad_token_id, dev)
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-            logits = m(input_ids=x, attention_mask=am).logits
-        return (
-            torch.nn.functional.cross_entropy(
-                logits[:, :-1].float().reshape(-1, logits.shape[-1]), y[:, 1:].reshape(-1), ignore_index=-100
-            ),
-            {},
-        )
-
     return train_loop(
-        model,
-        enc,
-        cfg,
-        ledger,
+        model, encode_examples(tok, pairs, cfg.max_length), cfg, ledger,
         fit=fit_batch,
         charge=lambda kept: batch_charge(kept, cfg.count_prompt, cfg.count_padding),
-        loss_fn=loss_fn,
-        optimizer=optimizer,
-        accelerator=accelerator,
-        checkpoint_dir=checkpoint_dir,
-        save_every=save_every,
-        progress=progress,
-        on_step=on_step,
-        desc='sft',
+        loss_fn=partial(sft_loss, pad_id=tok.pad_token_id, bf16=cfg.bf16),
+        optimizer=optimizer, accelerator=accelerator, checkpoint_dir=checkpoint_dir, save_every=save_every,
+        progress=progress, on_step=on_step, desc='sft',
     )

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/40_eval/42_evaluation.ipynb #5274f81c
 from __future__ import annotations
-import argparse, difflib, json, time
+import difflib, json, time
 from dataclasses import dataclass, asdict
 from pathlib import Path
 
@@ -16,11 +16,14 @@ from ..core.rundir import write_json_atomic, package_versions, git_sha
 from ..tasks.cards import CAPABILITIES, load_task_cards, default_task_cards_path
 from ..tasks.prompts import Sample, generate_samples, generate_task, verify
 from ..tasks.checkers import check, CHECKERS, extract_code
-from .metrics import pass_at_k_curve, accuracy_vs_capability, logit_divergences
+from ..teachers.engines import HFEngine
+from ..teachers.spec import TeacherConfig, make_teacher
+from .metrics import pass_at_k_curve, accuracy_vs_capability
 
 # %% auto #0
-__all__ = ['load_eval_items', 'judge', 'sample_correctness', 'profile_table', 'plot_profiles', 'response_divergences',
-           'read_train_prompts', 'leakage_report', 'EvalConfig', 'plot_pass_at_k', 'run_eval', 'add_eval_cli']
+__all__ = ['load_eval_items', 'judge', 'sample_correctness', 'profile_table', 'plot_profiles', 'read_train_prompts',
+           'leakage_report', 'EvalConfig', 'eval_path', 'plot_pass_at_k', 'sampled_results', 'teacher_results',
+           'write_eval', 'print_eval', 'run_eval']
 
 # %% ../../nbs/40_eval/42_evaluation.ipynb #b1f06145
 def _sample_item(s: Sample) -> dict:
@@ -98,7 +101,7 @@ def sample_correctness(
     ledger: TokenLedger | None = None,
     greedy: bool = False,
 ):
-    "`([Q, n] 0/1 array, responses)` from `n` sampled completions per item (or one greedy completion with `greedy=True`)."
+    "`([Q, n] 0/1 array, responses)` from `n` sampled completions per item (one greedy completion with `greedy`)."
     from capdistill.core.models import generate
 
     if n < 1:
@@ -155,60 +158,6 @@ def plot_profiles(table, path=None, title: str = 'capability profile (probe log-
         fig.savefig(path, dpi=110)
     return fig
 
-# %% ../../nbs/40_eval/42_evaluation.ipynb #d95be257
-def response_divergences(
-    student,
-    teacher,
-    tok,
-    prompts: list,
-    responses: list[str],
-    max_length: int = 512,
-    batch_size: int = 8,
-    temperature: float = 1.0,
-    ledger: TokenLedger | None = None,
-) -> dict:
-    "KL/JS/cosine between teacher and student next-token distributions over the response tokens."
-    import torch
-
-    with torch.no_grad():
-        return _response_divergences(
-            student, teacher, tok, prompts, responses, max_length, batch_size, temperature, ledger
-        )
-
-
-def _response_divergences(student, teacher, tok, prompts, responses, max_length, batch_size, temperature, ledger):
-    import torch
-    from capdistill.core.models import encode_chat
-
-    dev = next(student.parameters()).device
-    tot, n = {'kl': 0.0, 'js': 0.0, 'cosine': 0.0}, 0
-    for i in range(0, len(prompts), batch_size):
-        enc = [
-            encode_chat(tok, p, r, max_length)
-            for p, r in zip(prompts[i : i + batch_size], responses[i : i + batch_size])
-        ]
-        T = max(len(ids) for ids, _ in enc)
-        x = torch.tensor([ids + [tok.pad_token_id] * (T - len(ids)) for ids, _ in enc], device=dev)
-        att = torch.tensor([[1] * len(ids) + [0] * (T - len(ids)) for ids, _ in enc], device=dev)
-        # position t predicts token t+1: keep predictions of response tokens
-        mask = torch.tensor(
-            [[0] * (n_p - 1) + [1] * (len(ids) - n_p) + [0] * (T - len(ids) + 1) for ids, n_p in enc], device=dev
-        )[:, :T]
-        if mask.sum() == 0:
-            continue
-        s, t = student(input_ids=x, attention_mask=att).logits.float(), teacher(
-            input_ids=x, attention_mask=att.to(next(teacher.parameters()).device)
-        ).logits.float().to(dev)
-        d = logit_divergences(s, t, mask=mask, temperature=temperature)
-        for k in tot:
-            tot[k] += d[k] * d['n_positions']
-        n += d['n_positions']
-        if ledger is not None:
-            ledger.charge('eval', int(att.sum()) * 2)
-    if n == 0:
-        raise ValueError("response_divergences: no response tokens to compare (all responses empty?)")
-    return {**{k: v / n for k, v in tot.items()}, 'n_positions': n}
-
 # %% ../../nbs/40_eval/42_evaluation.ipynb #464ee5e6
 def read_train_prompts(path) -> list[str]:
     "Prompts of a JSONL file, or of every `*.jsonl` under a directory (e.g. a ReAD run's `examples/`)."
@@ -243,23 +192,27 @@ def leakage_report(
 # %% ../../nbs/40_eval/42_evaluation.ipynb #98db79fb
 @dataclass
 class EvalConfig(Config):
-    model: str = 'smollm2-135m-pruned'
-    task: str = 'word_problem_format'
-    task_cards: str | None = None
-    split: str = cfield('test', choices=('test', 'dev'))
-    limit: int | None = cfield(None, ge=1)
-    ks: list[int] = cfield([1, 4])
+    "What `capdistill eval` evaluates (a model on a task) and how it samples."
+
+    model: str = cfield('smollm2-135m-pruned', help='the model evaluated: built-in name, local directory or hub id')
+    task: str = cfield('word_problem_format', help='task card (configs/task_cards.yaml) or generator capability')
+    task_cards: str | None = cfield(None, help='task cards YAML (default configs/task_cards.yaml)')
+    split: str = cfield('test', choices=('test', 'dev'), help="the task card's split")
+    limit: int | None = cfield(None, ge=1, help='at most this many questions')
+    ks: list[int] = cfield([1, 4], help='k values for pass@k')
     n_samples: int | None = cfield(None, ge=1, help='samples per question (default max(ks))')
-    temperature: float = cfield(1.0, gt=0)
-    top_p: float = cfield(1.0, gt=0, le=1)
-    max_new_tokens: int = cfield(128, ge=1)
-    batch_size: int = cfield(16, ge=1)
-    greedy: bool = True
-    seed: int = 0
-    teacher: str | None = None
-    profile: bool = False
-    probes_per_capability: int = cfield(4, ge=1)
-    train_data: str | None = None
+    temperature: float = cfield(1.0, gt=0, help='sampling temperature')
+    top_p: float = cfield(1.0, gt=0, le=1, help='nucleus sampling top-p')
+    max_new_tokens: int = cfield(128, ge=1, help='tokens per completion')
+    batch_size: int = cfield(16, ge=1, help='prompts per generation batch')
+    greedy: bool = cfield(True, help='also report the greedy-decoding accuracy')
+    seed: int = cfield(0, help='seed of the sampling (and of generator-drawn questions)')
+    teacher: TeacherConfig | None = cfield(None, help='also report KL/JS/cosine to this teacher (same tokenizer, '
+                                           'engine hf); e.g. teacher.model=smollm2-135m-instruct')
+    profile: bool = cfield(False, help='capability profile on probes (built from the teacher if given)')
+    probes_per_capability: int = cfield(4, ge=1, help='probes per capability for the profile')
+    train_data: str | None = cfield(None, help='JSONL (or a folder of them) of training prompts: leakage report')
+    output_root: str = cfield('runs/eval', help='where results go without an output dir (project-root relative)')
 
     def validate(self):
         if not self.ks or min(self.ks) < 1:
@@ -268,10 +221,19 @@ class EvalConfig(Config):
             raise ValueError(
                 f"n_samples={self.n_samples} < max(ks)={max(self.ks)}: pass@k needs at least k samples per question"
             )
+        if self.teacher is not None and self.teacher.engine != 'hf':
+            raise ValueError(f"teacher.engine: the divergences need the teacher's weights in this process, but "
+                             f"engine {self.teacher.engine!r} keeps them elsewhere. Set teacher.engine: hf.")
 
     @property
     def n(self) -> int:
         return self.n_samples or max(self.ks)
+
+
+def eval_path(cfg: EvalConfig, output_dir=None) -> Path:
+    "Where `run_eval` writes: `<output_dir, else output_root>/<model name>_<task>.json` (figures beside it)."
+    root = Path(output_dir) if output_dir else project_root() / cfg.output_root
+    return root / f"{Path(cfg.model).name}_{cfg.task}.json"
 
 
 def plot_pass_at_k(res: dict, path=None):
@@ -280,13 +242,8 @@ def plot_pass_at_k(res: dict, path=None):
 
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     ks = sorted(int(k) for k in res['pass_at_k'])
-    ax.plot(
-        ks,
-        [res['pass_at_k'][str(k)] if str(k) in res['pass_at_k'] else res['pass_at_k'][k] for k in ks],
-        'o-',
-        color='k',
-        label='all',
-    )
+    pk = res['pass_at_k']
+    ax.plot(ks, [pk[str(k)] if str(k) in pk else pk[k] for k in ks], 'o-', color='k', label='all')
     for i, (lv, c) in enumerate(sorted(res.get('pass_at_k_by_difficulty', {}).items())):
         col = sns.color_palette()[i % 10]
         ax.plot(ks, [c[k] for k in ks], 'o-', color=col, label=str(lv))
@@ -301,25 +258,14 @@ def plot_pass_at_k(res: dict, path=None):
         fig.savefig(path, dpi=110)
     return fig
 
-
-def run_eval(cfg: EvalConfig, output=None, progress: bool = False, model=None, tok=None) -> dict:
-    "Evaluate `cfg.model` on `cfg.task`; writes JSON (and a pass@k figure) to `output` if given; returns the results."
-    from capdistill.core.models import check_tokenizers_match, load_model
-
-    t0 = time.time()
-    items = load_eval_items(cfg.task, cfg.limit, seed=cfg.seed, split=cfg.split, task_cards=cfg.task_cards)
-    train_prompts = read_train_prompts(cfg.train_data) if cfg.train_data else None
-    if model is None:
-        model, tok = load_model(cfg.model)
-    ledger = TokenLedger()
+# %% ../../nbs/40_eval/42_evaluation.ipynb #4205a52a
+def sampled_results(model, tok, items: list[dict], cfg: EvalConfig, ledger: TokenLedger) -> tuple[dict, list]:
+    "`(results, responses)`: accuracy vs capability and pass@k from `cfg.n` samples per item, greedy accuracy, items."
     ok, responses = sample_correctness(
         model, tok, items, cfg.n, cfg.max_new_tokens, cfg.temperature, cfg.top_p, cfg.seed, cfg.batch_size, ledger
-    )
+    )  # (Q, n) 0/1
     diff = [it['difficulty'] for it in items]
     res = dict(
-        config=asdict(cfg),
-        task=cfg.task,
-        model=cfg.model,
         n_items=len(items),
         n_samples=cfg.n,
         accuracy_vs_capability={str(k): accuracy_vs_capability(ok, k, diff) for k in cfg.ks},
@@ -336,129 +282,91 @@ def run_eval(cfg: EvalConfig, output=None, progress: bool = False, model=None, t
     res['items'] = [
         dict(difficulty=d, n_correct=int(r.sum()), first_response=rs[0][:300]) for d, r, rs in zip(diff, ok, responses)
     ]
-    teacher = None
-    if cfg.teacher:
-        teacher, ttok = load_model(cfg.teacher)
+    return res, responses
+
+
+def teacher_results(model, tok, items, responses, cfg: EvalConfig, ledger: TokenLedger, progress=False) -> dict:
+    "The divergences to `cfg.teacher` on each item's first sample, and the capability profile, as `cfg` asks."
+    from capdistill.core.models import check_tokenizers_match
+    from capdistill.distill.kd_losses import response_divergences
+
+    out, teacher = {}, None
+    if cfg.teacher is not None:
+        teacher = make_teacher(cfg.teacher)
+        tmodel, ttok = teacher.require_weights('divergences')
         check_tokenizers_match(ttok, tok, method='student-teacher divergences')
-        res['divergences'] = response_divergences(
-            model, teacher, tok, [it['prompt'] for it in items], [r[0] for r in responses], ledger=ledger
-        )
+        pairs = [(it['prompt'], r[0]) for it, r in zip(items, responses)]
+        out['divergences'] = response_divergences(model, tmodel, tok, pairs, ledger=ledger)
     if cfg.profile:
         from capdistill.read.probes import ProbeConfig, build_probes, profile
 
-        ref, rtok = (teacher, ttok) if teacher is not None else (model, tok)
-        probes = build_probes(
-            ref,
-            rtok,
-            ProbeConfig(n_per_capability=cfg.probes_per_capability, max_new_tokens=48),
-            ledger=ledger,
-            progress=progress,
-        )
+        engine = teacher.engine if teacher is not None else HFEngine(model, tok, cfg.model)
+        pcfg = ProbeConfig(n_per_capability=cfg.probes_per_capability, max_new_tokens=48)
+        probes = build_probes(engine, pcfg, ledger=ledger, progress=progress)
         profs = {cfg.model: profile(model, tok, probes, ledger=ledger)}
         if teacher is not None:
-            profs[cfg.teacher] = profile(teacher, ttok, probes, ledger=ledger)
-        res['profile'] = {name: p['loglik'] for name, p in profs.items()}
-    if train_prompts is not None:
-        res['leakage'] = leakage_report(train_prompts, [it['prompt'] for it in items])
-    res.update(
-        ledger=ledger.to_dict(), versions=package_versions(), git_sha=git_sha(), seconds=round(time.time() - t0, 1)
-    )
-    if output is not None:
-        out = Path(output)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(out, res)
-        import matplotlib.pyplot as plt  # any backend can savefig; never switch the caller's (inline) backend
+            profs[cfg.teacher.model] = profile(tmodel, ttok, probes, ledger=ledger)
+        out['profile'] = {name: p['loglik'] for name, p in profs.items()}
+    return out
 
-        plt.close(plot_pass_at_k(res, out.with_suffix('.png')))
-        if 'profile' in res:
-            import pandas as pd
+# %% ../../nbs/40_eval/42_evaluation.ipynb #5b152fdd
+def write_eval(res: dict, out: Path):
+    "The results JSON at `out`, its pass@k figure beside it (`.png`) and, with a profile, `<stem>_profile.png`."
+    import matplotlib.pyplot as plt  # any backend can savefig; never switch the caller's (inline) backend
 
-            plt.close(
-                plot_profiles(
-                    pd.DataFrame(res['profile']).T[list(CAPABILITIES)], out.with_name(out.stem + '_profile.png')
-                )
-            )
-    return res
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out, res)
+    plt.close(plot_pass_at_k(res, out.with_suffix('.png')))
+    if 'profile' in res:
+        import pandas as pd
 
-# %% ../../nbs/40_eval/42_evaluation.ipynb #76577267
-def _cmd_eval(a):
-    from capdistill.core.config import config_from_dict
+        table = pd.DataFrame(res['profile']).T[list(CAPABILITIES)]
+        plt.close(plot_profiles(table, out.with_name(out.stem + '_profile.png')))
 
-    d = {
-        k: v
-        for k, v in dict(
-            model=a.model,
-            task=a.task,
-            task_cards=a.task_cards,
-            split=a.split,
-            limit=a.limit,
-            ks=a.k,
-            n_samples=a.n_samples,
-            temperature=a.temperature,
-            max_new_tokens=a.max_new_tokens,
-            batch_size=a.batch_size,
-            seed=a.seed,
-            teacher=a.teacher,
-            profile=a.profile,
-            probes_per_capability=a.probes_per_capability,
-            train_data=a.train_data,
-            greedy=not a.no_greedy,
-        ).items()
-        if v is not None
-    }
-    cfg = config_from_dict(EvalConfig, d, source='capdistill eval arguments')
-    out = Path(a.output) if a.output else project_root() / 'runs' / 'eval' / f"{Path(cfg.model).name}_{cfg.task}.json"
-    res = run_eval(cfg, out, progress=True)
-    print(f"{cfg.model} on {cfg.task}: {res['n_items']} items x {res['n_samples']} samples")
+
+def print_eval(res: dict, out: Path):
+    "The summary `capdistill eval` prints."
+    print(f"{res['model']} on {res['task']}: {res['n_items']} items x {res['n_samples']} samples")
     for k, v in res['accuracy_vs_capability'].items():
         print(f"  k={k:>4}: accuracy {v['accuracy']:.3f}  capability (pass@{k}) {v['capability']:.3f}")
     if 'greedy_accuracy' in res:
         print(f"  greedy accuracy {res['greedy_accuracy']:.3f}")
     if 'divergences' in res:
-        print(
-            f"  vs teacher: KL {res['divergences']['kl']:.4f}  JS {res['divergences']['js']:.4f}  cosine"
-            f" {res['divergences']['cosine']:.4f}"
-        )
+        d = res['divergences']
+        print(f"  vs teacher: KL {d['kl']:.4f}  JS {d['js']:.4f}  cosine {d['cosine']:.4f}")
     if 'leakage' in res:
-        print(
-            f"  leakage: {res['leakage']['n_leaked']}/{res['leakage']['n_train']} training prompts overlap the eval set"
-        )
+        lk = res['leakage']
+        print(f"  leakage: {lk['n_leaked']}/{lk['n_train']} training prompts overlap the eval set")
     print(f"wrote: {out}")
+
+
+def run_eval(cfg: EvalConfig, output_dir=None, *, fresh: bool = False, progress: bool = True, model=None,
+             tok=None) -> dict:
+    """Evaluate `cfg.model` (or the loaded `model`, `tok`) on `cfg.task`; writes the JSON at `eval_path(cfg,
+    output_dir)` and its figures, prints a summary if `progress`; returns the results. Evaluation always recomputes;
+    `fresh` also deletes the previous figures first."""
+    from capdistill.core.models import load_model
+
+    out = eval_path(cfg, output_dir)
+    if fresh:
+        for p in (out, out.with_suffix('.png'), out.with_name(out.stem + '_profile.png')):
+            p.unlink(missing_ok=True)
+    t0 = time.time()
+    items = load_eval_items(cfg.task, cfg.limit, seed=cfg.seed, split=cfg.split, task_cards=cfg.task_cards)
+    train_prompts = read_train_prompts(cfg.train_data) if cfg.train_data else None
+    if model is None:
+        model, tok = load_model(cfg.model)
+    ledger = TokenLedger()
+    res = dict(config=asdict(cfg), task=cfg.task, model=cfg.model)
+    sampled, responses = sampled_results(model, tok, items, cfg, ledger)
+    res.update(sampled)
+    res.update(teacher_results(model, tok, items, responses, cfg, ledger, progress))
+    if train_prompts is not None:
+        res['leakage'] = leakage_report(train_prompts, [it['prompt'] for it in items])
+    res.update(
+        ledger=ledger.to_dict(), versions=package_versions(), git_sha=git_sha(), seconds=round(time.time() - t0, 1)
+    )
+    write_eval(res, out)
+    if progress:
+        print_eval(res, out)
     return res
-
-
-def add_eval_cli(sub) -> argparse.ArgumentParser:
-    "Add `capdistill eval` to an argparse subparsers object."
-    e = sub.add_parser(
-        'eval', help='task accuracy, pass@k and accuracy vs capability from samples of a model (writes JSON)'
-    )
-    e.add_argument('--model', default='smollm2-135m-pruned', help='built-in name, local directory or hub id')
-    e.add_argument(
-        '--task', default='word_problem_format', help='task card name (configs/task_cards.yaml) or generator capability'
-    )
-    e.add_argument('--task-cards', '--task_cards')
-    e.add_argument('--split', choices=['test', 'dev'])
-    e.add_argument('--limit', type=int, help='at most this many questions')
-    e.add_argument('--k', type=int, nargs='+', help='k values for pass@k (default 1 4)')
-    e.add_argument('--n-samples', '--n_samples', type=int, help='samples per question (default max k)')
-    e.add_argument('--temperature', type=float)
-    e.add_argument('--max-new-tokens', '--max_new_tokens', type=int)
-    e.add_argument('--batch-size', '--batch_size', type=int)
-    e.add_argument('--seed', type=int)
-    e.add_argument('--teacher', help='also report KL/JS/cosine to this teacher (same tokenizer)')
-    e.add_argument(
-        '--profile', action='store_true', default=None, help='capability profile on probes (from the teacher if given)'
-    )
-    e.add_argument(
-        '--probes-per-capability',
-        '--probes_per_capability',
-        type=int,
-        help='probes per capability for --profile (default 4)',
-    )
-    e.add_argument(
-        '--train-data', '--train_data', help='JSONL (or directory of JSONL) of training prompts for the leakage report'
-    )
-    e.add_argument('--no-greedy', action='store_true', help='skip the greedy-decoding accuracy')
-    e.add_argument('--output', help='results JSON (default runs/eval/<model>_<task>.json)')
-    e.set_defaults(fn=_cmd_eval)
-    return e

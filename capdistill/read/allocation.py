@@ -5,7 +5,6 @@
 # %% ../../nbs/50_read/53_allocation.ipynb #63f50bb6
 from __future__ import annotations
 from itertools import combinations
-import numpy as np
 
 # %% auto #0
 __all__ = ['build_candidate_actions', 'compute_spillover']

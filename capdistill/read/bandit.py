@@ -18,14 +18,14 @@ __all__ = ['POLICIES', 'BanditConfig', 'UCBEnsembleBandit', 'FixedPolicy', 'unif
 # %% ../../nbs/50_read/54_bandit.ipynb #d13d2089
 @dataclass
 class BanditConfig(Config):
-    num_models: int = cfield(5, ge=1)
-    hidden_dim: int = cfield(64, ge=1)
-    lr: float = cfield(1e-3, gt=0)
-    train_steps: int = cfield(200, ge=0)
-    batch_size: int = cfield(64, ge=1)
-    kappa: float = cfield(1.0, ge=0)
-    warmup_steps: int = cfield(5, ge=0)
-    kappa_decay: float = cfield(1.0, gt=0, le=1)
+    num_models: int = cfield(5, ge=1, help='ensemble members (bootstrap resamples) behind the UCB')
+    hidden_dim: int = cfield(64, ge=1, help='hidden units of each member MLP')
+    lr: float = cfield(1e-3, gt=0, help='learning rate of the members (Adam)')
+    train_steps: int = cfield(200, ge=0, help='gradient steps per update, over the whole history')
+    batch_size: int = cfield(64, ge=1, help='history rows per gradient step')
+    kappa: float = cfield(1.0, ge=0, help='exploration weight: score = mean + kappa * ensemble std')
+    warmup_steps: int = cfield(5, ge=0, help='first decisions made uniformly at random, before any fit')
+    kappa_decay: float = cfield(1.0, gt=0, le=1, help='kappa is multiplied by this after every decision')
 
 
 class _Ensemble(nn.Module):

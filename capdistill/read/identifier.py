@@ -15,7 +15,8 @@ from ..tasks.checkers import embed_texts
 
 # %% auto #0
 __all__ = ['card_text', 'intervention_targets', 'IdentifierConfig', 'RequirementIdentifier', 'train_identifier',
-           'save_identifier', 'load_identifier', 'resolve_requirements']
+           'save_identifier', 'load_identifier', 'resolve_requirements', 'TrainIdentifierConfig',
+           'run_train_identifier']
 
 # %% ../../nbs/50_read/51_identifier.ipynb #be30857c
 def card_text(card: TaskCard) -> str:
@@ -46,12 +47,12 @@ def intervention_targets(rows: list[dict]) -> dict[str, dict]:
 # %% ../../nbs/50_read/51_identifier.ipynb #f8209254
 @dataclass
 class IdentifierConfig(Config):
-    hidden_dim: int = cfield(64, ge=1)
-    lr: float = cfield(3e-3, gt=0)
-    epochs: int = cfield(300, ge=1)
-    weight_decay: float = cfield(1e-4, ge=0)
+    hidden_dim: int = cfield(64, ge=1, help='hidden units of the MLP')
+    lr: float = cfield(3e-3, gt=0, help='learning rate')
+    epochs: int = cfield(300, ge=1, help='full-batch training epochs')
+    weight_decay: float = cfield(1e-4, ge=0, help='AdamW weight decay')
     prior: float = cfield(0.1, ge=0, le=1, help='mixing weight of the uniform prior in predictions')
-    seed: int = 0
+    seed: int = cfield(0, help='random seed')
 
 
 class RequirementIdentifier(nn.Module):
@@ -136,3 +137,32 @@ def resolve_requirements(card: TaskCard) -> np.ndarray:
     return capability_vector(
         dict(zip(CAPABILITIES, load_identifier(card.requirement_model).predict([card_text(card)])[0].tolist()))
     )
+
+# %% ../../nbs/50_read/51_identifier.ipynb #5c547987
+@dataclass
+class TrainIdentifierConfig(Config):
+    "Train g_phi on intervention rows."
+
+    train_jsonl: str | None = cfield(None, help='intervention rows from `capdistill collect-gphi` (required)')
+    output: str | None = cfield(None, help='where to save the trained identifier (.pt; required)')
+    identifier: IdentifierConfig = cfield(default_factory=IdentifierConfig, help='model and training settings')
+
+    def validate(self):
+        if not self.train_jsonl or not self.output:
+            raise ValueError("train_jsonl and output are required, e.g. --set train_jsonl=runs/gphi.jsonl "
+                             "--set output=runs/gphi.pt")
+
+
+def run_train_identifier(cfg: TrainIdentifierConfig) -> dict:
+    "Fit g_phi and save it; returns the training stats."
+    import json
+    from capdistill.core.config import ConfigError
+    p = Path(cfg.train_jsonl)
+    if not p.exists():
+        raise ConfigError(f"{p}: intervention file not found; collect it with "
+                          f"`capdistill collect-gphi --set output={p}`")
+    rows = [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
+    model, st = train_identifier(rows, cfg.identifier)
+    path = save_identifier(model, cfg.output)
+    print(f"trained g_phi on {st['n_rows']} rows ({len(st['tasks'])} tasks), final KL {st['final_kl']:.4f} -> {path}")
+    return st

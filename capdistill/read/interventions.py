@@ -17,20 +17,23 @@ from .identifier import card_text
 from ..tasks.prompts import generate_task
 from ..tasks.templates import sample_batch
 from ..distill.sft import SFTConfig, sft_train
+from ..teachers.spec import TeacherConfig, make_teacher
+from ..tasks.cards import get_task_card
 
 # %% auto #0
-__all__ = ['InterventionConfig', 'dev_prompts', 'teacher_data', 'collect_interventions']
+__all__ = ['InterventionConfig', 'dev_prompts', 'teacher_data', 'collect_interventions', 'CollectGphiConfig', 'run_collect_gphi']
 
 # %% ../../nbs/50_read/52_interventions.ipynb #adbb8e45
 @dataclass
 class InterventionConfig(Config):
     num_interventions: int = cfield(8, ge=1, help='per task; capabilities are cycled in order')
-    budget_gen_tokens: int = cfield(2000, ge=1)
-    budget_train_tokens: int = cfield(3000, ge=1)
+    budget_gen_tokens: int = cfield(2000, ge=1, help='teacher generation budget per intervention')
+    budget_train_tokens: int = cfield(3000, ge=1, help='student training budget per intervention')
     n_dev: int = cfield(16, ge=1, help='dev prompts per task for the score')
-    max_new_tokens: int = cfield(64, ge=1)
-    seed: int = 0
-    sft: SFTConfig = cfield(default_factory=lambda: SFTConfig(lr=1e-4, batch_size=8, max_length=192))
+    max_new_tokens: int = cfield(64, ge=1, help='longest teacher answer, in tokens')
+    seed: int = cfield(0, help='random seed')
+    sft: SFTConfig = cfield(default_factory=lambda: SFTConfig(lr=1e-4, batch_size=8, max_length=192),
+                            help='student training of each intervention')
 
 
 def dev_prompts(card: TaskCard, n: int, seed: int = 0) -> list[str]:
@@ -102,4 +105,33 @@ def collect_interventions(
             if progress:
                 print(f"{card.name:<20} {cap:<18} delta {row['delta']:+.4f}  ({row['seconds']} s)", flush=True)
             del s
+    return rows
+
+# %% ../../nbs/50_read/52_interventions.ipynb #3ed4f5e5
+@dataclass
+class CollectGphiConfig(Config):
+    "Intervention data for the requirement identifier."
+
+    tasks: list[str] = cfield([], help='task names (cards) to intervene on; required')
+    task_cards: str | None = cfield(None, help='task cards YAML (default: configs/task_cards.yaml)')
+    teacher: TeacherConfig = cfield(default_factory=TeacherConfig, help='the teacher (hf: its weights are used)')
+    student: str = cfield('smollm2-135m-pruned', help='student model: embedded name, checkpoint dir or hub id')
+    interventions: InterventionConfig = cfield(default_factory=InterventionConfig, help='the interventions')
+    output: str | None = cfield(None, help='JSONL to append rows to (required; reruns resume it)')
+
+    def validate(self):
+        if not self.tasks:
+            raise ValueError("tasks: name at least one task card, e.g. --set tasks=[word_problem_format]")
+        if not self.output:
+            raise ValueError("output: the JSONL to write is required, e.g. --set output=runs/gphi.jsonl")
+
+
+def run_collect_gphi(cfg: CollectGphiConfig, *, progress: bool = True) -> list[dict]:
+    "Collect intervention rows for `cfg.tasks` into `cfg.output`; returns the new rows."
+    from capdistill.core.models import load_model
+    cards = [get_task_card(t, cfg.task_cards) for t in cfg.tasks]
+    teacher, tok = make_teacher(cfg.teacher).require_weights('collect-gphi')
+    student, _ = load_model(cfg.student)
+    rows = collect_interventions(teacher, tok, student, cards, cfg.interventions, cfg.output, progress=progress)
+    print(f"{len(rows)} new intervention rows in {cfg.output}")
     return rows

@@ -5,7 +5,7 @@
 # %% ../../nbs/50_read/58_loop.ipynb #8f3af4df
 from __future__ import annotations
 import json, math, shutil, time
-from dataclasses import dataclass, asdict
+from dataclasses import dataclass, asdict, field
 from pathlib import Path
 import numpy as np
 import torch
@@ -13,7 +13,8 @@ from ..core.config import Config, cfield, project_root, seed_everything
 from ..core.ledger import TokenLedger
 from ..core.rundir import RunDir, write_json_atomic, write_jsonl_atomic
 from ..core.models import load_model, check_tokenizers_match, encode_chat
-from ..teachers.engines import HFEngine, GenerationConfig, GenerationCache, generate_batch
+from ..teachers.engines import GenerationConfig, GenerationCache, generate_batch
+from ..teachers.spec import Teacher, TeacherConfig, make_teacher
 from ..tasks.cards import CAPABILITIES, get_task_card, as_dict
 from .identifier import resolve_requirements
 from .allocation import build_candidate_actions
@@ -24,48 +25,68 @@ from .probes import ProbeConfig, build_probes, save_probes, load_probes, profile
 from .reward import RewardConfig, read_reward
 
 # %% auto #0
-__all__ = ['AllocationConfig', 'ReadConfig', 'run_read', 'print_summary', 'plot_read_run']
+__all__ = ['AllocationConfig', 'ReadConfig', 'ReadRun', 'open_read_run', 'prepare_probes', 'resume_read_run', 'interval_budget',
+           'select_allocation', 'generate_examples', 'train_student', 'probe_student', 'reward_policy',
+           'save_checkpoint', 'commit_interval', 'run_interval', 'print_summary', 'plot_read_run', 'finish_read',
+           'run_read']
 
 # %% ../../nbs/50_read/58_loop.ipynb #2d4544c6
 @dataclass
 class AllocationConfig(Config):
-    max_support: int = cfield(2, ge=1)
-    weight_grid: list[float] = cfield([0.25, 0.5, 0.75])
-    top_k: int = cfield(3, ge=1, le=len(CAPABILITIES))
-    max_candidates: int = cfield(32, ge=1)
-    include_one_hot: bool = True
+    "The candidate allocations the policy chooses among (`build_candidate_actions`)."
 
+    max_support: int = cfield(2, ge=1, help='capabilities one allocation may mix: 1 = one-hots only, 2 = also pairs')
+    weight_grid: list[float] = cfield([0.25, 0.5, 0.75], help="weights of a pair's first capability")
+    top_k: int = cfield(3, ge=1, le=len(CAPABILITIES), help='candidates use only the top_k required capabilities')
+    max_candidates: int = cfield(32, ge=1, help='most candidate allocations')
+    include_one_hot: bool = cfield(True, help='offer each single capability of the top_k on its own')
 
+# %% ../../nbs/50_read/58_loop.ipynb #cc609f6f
 @dataclass
 class ReadConfig(Config):
-    task_name: str = 'word_problem_format'
-    task_cards: str | None = None
-    teacher_model: str = 'smollm2-135m-instruct'
-    student_model: str = 'smollm2-135m-pruned'
-    budget_total_tokens: int = cfield(40000, ge=1)
-    budget_gen_tokens: int = cfield(16000, ge=1)
-    budget_train_tokens: int = cfield(24000, ge=1)
-    num_intervals: int = cfield(4, ge=1)
-    seed: int = 1
-    policy: str = cfield('read', choices=POLICIES)
-    max_new_tokens: int = cfield(96, ge=1)
-    gen_batch_size: int = cfield(16, ge=1)
+    "ReAD: task, teacher, student, token budgets, intervals, policy, and the settings of each step."
+
+    task_name: str = cfield('word_problem_format', help='task card whose requirement vector r_tau ReAD serves')
+    task_cards: str | None = cfield(None, help='YAML file of task cards (None: the built-in cards)')
+    teacher: TeacherConfig = cfield(
+        default_factory=TeacherConfig, help='the teacher that answers generated prompts and probes (any engine)'
+    )
+    student: str = cfield('smollm2-135m-pruned', help='student: embedded name, checkpoint dir or hub id')
+    budget_total_tokens: int = cfield(40000, ge=1, help='run budget: teacher generation + student training tokens')
+    budget_gen_tokens: int = cfield(16000, ge=1, help='teacher generation budget (prompt + completion tokens)')
+    budget_train_tokens: int = cfield(24000, ge=1, help='student training budget (prompt + label tokens)')
+    num_intervals: int = cfield(4, ge=1, help='intervals the budgets are split over (unspent tokens roll over)')
+    seed: int = cfield(1, help='seed of the policy, the prompt sampling and the SFT of every interval')
+    policy: str = cfield('read', choices=POLICIES, help='allocation policy: read (UCB ensemble bandit) or a baseline')
+    max_new_tokens: int = cfield(96, ge=1, help="length cap of the teacher's answers (tokens)")
+    gen_batch_size: int = cfield(16, ge=1, help='prompts per teacher generation batch')
     gen_rounds: int = cfield(3, ge=1, help='generation rounds per interval to spend its generation share')
-    max_epochs: int = cfield(3, ge=1, help='max SFT epochs over an interval\'s examples to spend its training share')
-    keep_only_correct: bool = True
-    leakage_index: str | None = None
-    keep_all_checkpoints: bool = False
-    output_root: str = 'runs/read'
-    probes: ProbeConfig = cfield(default_factory=lambda: ProbeConfig(n_per_capability=8, max_new_tokens=48))
-    sft: SFTConfig = cfield(default_factory=lambda: SFTConfig(lr=1e-4))
-    allocation: AllocationConfig = cfield(default_factory=AllocationConfig)
+    max_epochs: int = cfield(3, ge=1, help="max SFT epochs over an interval's examples to spend its training share")
+    keep_only_correct: bool = cfield(
+        True, help="drop teacher answers that fail a verifiable prompt's checker (their tokens stay charged)"
+    )
+    leakage_index: str | None = cfield(
+        None, help='eval prompt hashes kept out of training (from `capdistill build-eval-hashes`), project-relative'
+    )
+    keep_all_checkpoints: bool = cfield(False, help="keep every interval's student checkpoint, not just the latest")
+    output_root: str = cfield('runs/read', help='base directory of runs, relative to the project root')
+    probes: ProbeConfig = cfield(
+        default_factory=lambda: ProbeConfig(n_per_capability=8, max_new_tokens=48),
+        help='capability probes (held out of training) that measure the profile',
+    )
+    sft: SFTConfig = cfield(
+        default_factory=lambda: SFTConfig(lr=1e-4),
+        help="each interval's student SFT (epochs and seed are set per interval)",
+    )
+    allocation: AllocationConfig = cfield(default_factory=AllocationConfig, help='candidate allocations')
     bandit: BanditConfig = cfield(
         default_factory=lambda: BanditConfig(
             num_models=5, hidden_dim=32, lr=5e-3, train_steps=50, batch_size=16, warmup_steps=1, kappa_decay=0.9
-        )
+        ),
+        help='the bandit of policies read, greedy and thompson',
     )
-    reward: RewardConfig = cfield(default_factory=RewardConfig)
-    templates: TemplateConfig = cfield(default_factory=TemplateConfig)
+    reward: RewardConfig = cfield(default_factory=RewardConfig, help='reward: weighted gain - spillover - token cost')
+    templates: TemplateConfig = cfield(default_factory=TemplateConfig, help='capability-targeted prompt templates')
 
     def validate(self):
         if self.budget_gen_tokens + self.budget_train_tokens > self.budget_total_tokens:
@@ -83,17 +104,42 @@ class ReadConfig(Config):
             )
 
     def run_dir(self) -> Path:
+        "`<output_root>/<student>/<task>/budget_<total>/seed_<seed>[_<policy>]`, under the project root."
         base = Path(self.output_root) if Path(self.output_root).is_absolute() else project_root() / self.output_root
         name = lambda m: Path(m).name if Path(m).exists() else m.replace('/', '--')
         return (
             base
-            / name(self.student_model)
+            / name(self.student)
             / self.task_name
             / f'budget_{self.budget_total_tokens}'
             / (f'seed_{self.seed}' + ('' if self.policy == 'read' else f'_{self.policy}'))
         )
 
 # %% ../../nbs/50_read/58_loop.ipynb #b1035ff8
+@dataclass
+class ReadRun:
+    "One ReAD run in progress: config, run dir, teacher, and what the interval steps read and update."
+
+    cfg: ReadConfig
+    out: Path
+    rd: RunDir
+    r_tau: np.ndarray
+    teacher: Teacher
+    leak: object = None
+    student: object = None
+    stok: object = None
+    probes: list = field(default_factory=list)
+    actions: list = field(default_factory=list)
+    policy: object = None
+    used: set = field(default_factory=set)
+    cache: GenerationCache | None = None
+
+    @property
+    def state(self) -> dict:
+        "The resumable progress saved with the manifest (profiles, actions, rewards, completed intervals ...)."
+        return self.rd.state
+
+
 def _merge_reports(a: dict, b: dict) -> dict:
     "Sum two `sample_batch` reports (counts, and per-key counts in nested dicts)."
     return {
@@ -103,188 +149,220 @@ def _merge_reports(a: dict, b: dict) -> dict:
 
 
 def _context(r_tau, prof_vec, frac):
+    "The bandit's context: r_tau, the profile (NaN as 0) and the remaining budget fraction."
     return list(map(float, r_tau)) + list(map(float, np.nan_to_num(prof_vec))) + [float(frac)]
 
-# %% ../../nbs/50_read/58_loop.ipynb #c33753d2
-def run_read(cfg: ReadConfig, output_dir=None, fresh: bool = False, progress: bool = True, figure=None) -> dict:
-    "Run (or resume) ReAD; returns the run summary (also written to `summary.json`)."
-    from tqdm.auto import tqdm
-
-    # -- everything that can be wrong is checked before any token is spent --
-    card = get_task_card(cfg.task_name, cfg.task_cards)
-    r_tau = resolve_requirements(card)
+# %% ../../nbs/50_read/58_loop.ipynb #869bf9c3
+def open_read_run(cfg: ReadConfig, output_dir=None, fresh: bool = False) -> ReadRun:
+    "Check the inputs, build the teacher, then open (or reopen) the run dir with the run's budgets."
+    r_tau = resolve_requirements(get_task_card(cfg.task_name, cfg.task_cards))
     leak = None
     if cfg.leakage_index:
         from capdistill.tasks.leakage import LeakageIndex
 
-        leak = LeakageIndex.load(cfg.leakage_index)
+        p = Path(cfg.leakage_index)
+        leak = LeakageIndex.load(p if p.is_absolute() else project_root() / p)
     out = Path(output_dir) if output_dir else cfg.run_dir()
-    teacher, tok = load_model(cfg.teacher_model)
+    teacher = make_teacher(cfg.teacher)
     if fresh:
         shutil.rmtree(out, ignore_errors=True)
-    ledger = TokenLedger(
-        budgets={
-            'generation': cfg.budget_gen_tokens,
-            'training': cfg.budget_train_tokens,
-            'total': cfg.budget_total_tokens,
-        }
-    )
-    rd = RunDir(out, cfg, ledger=ledger, kind='read')
-    if rd.completed:
-        print(f"{out}: already completed (use --fresh to rerun)")
-        return json.loads((out / 'summary.json').read_text())
-    st = rd.state
+    budgets = {
+        'generation': cfg.budget_gen_tokens,
+        'training': cfg.budget_train_tokens,
+        'total': cfg.budget_total_tokens,
+    }
+    rd = RunDir(out, cfg, ledger=TokenLedger(budgets=budgets), kind='read')
+    return ReadRun(cfg, out, rd, r_tau, teacher, leak)
+
+# %% ../../nbs/50_read/58_loop.ipynb #193a917c
+def prepare_probes(run: ReadRun, progress: bool = True):
+    "Build and save the run's probes (once) and measure the student's starting profile (once)."
+    ppath = run.out / 'probes.jsonl'
+    if not ppath.exists():
+        probes = build_probes(run.teacher.engine, run.cfg.probes, ledger=run.rd.ledger, progress=progress)
+        save_probes(probes, ppath)
+        run.rd.save()
+    run.probes = load_probes(ppath)
+    if 'profiles' not in run.state:
+        run.state['profiles'] = [profile(run.student, run.stok, run.probes, ledger=run.rd.ledger)['loglik']]
+        run.rd.save()
+
+# %% ../../nbs/50_read/58_loop.ipynb #69c4da88
+def resume_read_run(run: ReadRun, progress: bool = True) -> ReadRun:
+    "Load the student and policy as of the last committed interval (or the start) and everything the steps use."
+    cfg, st, out = run.cfg, run.state, run.out
     done = st.get('completed_intervals', 0)
     ckpt = out / st['checkpoint'] if st.get('checkpoint') else None
-    student, stok = load_model(str(ckpt) if ckpt else cfg.student_model)
-    check_tokenizers_match(tok, stok)
+    run.student, run.stok = load_model(str(ckpt) if ckpt else cfg.student)
+    if run.teacher.tok is not None:  # a served teacher without a local tokenizer has nothing to compare
+        check_tokenizers_match(run.teacher.tok, run.stok)
     if done:
         print(f"{out}: resuming after interval {done}/{cfg.num_intervals}")
-    # -- probes (built once, kept out of training) and the starting profile --
-    ppath = out / 'probes.jsonl'
-    if not ppath.exists():
-        save_probes(build_probes(teacher, tok, cfg.probes, ledger=rd.ledger, progress=progress), ppath)
-        rd.save()
-    probes = load_probes(ppath)
-    if 'profiles' not in st:
-        st['profiles'] = [profile(student, stok, probes, ledger=rd.ledger)['loglik']]
-        rd.save()
-    actions = build_candidate_actions(list(CAPABILITIES), r_tau.tolist(), **asdict(cfg.allocation))
-    policy = make_policy(cfg.policy, r_tau.tolist(), input_dim=3 * len(CAPABILITIES) + 1, cfg=cfg.bandit, seed=cfg.seed)
+    prepare_probes(run, progress)
+    r = run.r_tau.tolist()
+    run.actions = build_candidate_actions(list(CAPABILITIES), r, **asdict(cfg.allocation))
+    run.policy = make_policy(cfg.policy, r, input_dim=3 * len(CAPABILITIES) + 1, cfg=cfg.bandit, seed=cfg.seed)
     if ckpt:
-        policy.load_state_dict(torch.load(ckpt / 'bandit.pt', weights_only=False))
-    used = {p['uid'] for p in probes}
+        run.policy.load_state_dict(torch.load(ckpt / 'bandit.pt', weights_only=False))
+    run.used = {p['uid'] for p in run.probes}
     for i in range(done):
-        used |= {json.loads(l)['uid'] for l in (out / 'examples' / f'interval_{i:03d}.jsonl').read_text().splitlines()}
+        lines = (out / 'examples' / f'interval_{i:03d}.jsonl').read_text().splitlines()
+        run.used |= {json.loads(line)['uid'] for line in lines}
     (out / 'examples').mkdir(exist_ok=True)
     (out / 'intervals').mkdir(exist_ok=True)
     # teacher generations are cached per run: an interval redone after a crash reuses them (charged once, as recorded)
-    engine, cache = HFEngine(teacher, tok, cfg.teacher_model), GenerationCache(out / 'generation_cache.jsonl')
-    gcfg = GenerationConfig(max_new_tokens=cfg.max_new_tokens, batch_size=cfg.gen_batch_size)
-    bar = tqdm(
-        range(done, cfg.num_intervals),
-        initial=done,
-        total=cfg.num_intervals,
-        desc='ReAD intervals',
-        disable=not progress,
+    run.cache = GenerationCache(out / 'generation_cache.jsonl')
+    return run
+
+# %% ../../nbs/50_read/58_loop.ipynb #0a4fc537
+def interval_budget(run: ReadRun, i: int) -> TokenLedger:
+    "Interval `i`'s own ledger: its share of the generation and training budgets still left."
+    cfg, led, left = run.cfg, run.rd.ledger, run.cfg.num_intervals - i
+    gen_i = min(
+        led.remaining('teacher_gen_prompt'),
+        (cfg.budget_gen_tokens - led.spent_in('generation')) // left,
     )
-    for i in bar:
-        t0, left = time.time(), cfg.num_intervals - i
-        # this interval's share of what is left (unspent tokens roll over), capped by every run budget
-        gen_i = min(
-            rd.ledger.remaining('teacher_gen_prompt'),
-            (cfg.budget_gen_tokens - rd.ledger.spent_in('generation')) // left,
-        )
-        train_i = min(
-            rd.ledger.remaining('student_train_label'),
-            (cfg.budget_train_tokens - rd.ledger.spent_in('training')) // left,
-        )
-        sub = TokenLedger(budgets={'generation': gen_i, 'training': train_i})
-        prof = np.array([st['profiles'][-1].get(c, np.nan) for c in CAPABILITIES])
-        ctx = _context(r_tau, prof, 1 - rd.ledger.spent_in('total') / cfg.budget_total_tokens)
-        action = [float(a) for a in policy.select_action(ctx, actions, cfg.bandit.kappa)]
-        # generation: rounds of capability-targeted prompts until the interval's generation share is spent
-        ex, rep = [], None
-        for rnd in range(cfg.gen_rounds):
-            if not sub.fits_many({'teacher_gen_prompt': cfg.max_new_tokens + 64}):
-                break
-            n = max(1, sub.remaining('teacher_gen_prompt') // (cfg.max_new_tokens + 80))
-            batch, r = generate_batch(
-                engine,
-                action,
-                n,
-                seed=cfg.seed * 1000 + i * 10 + rnd,
-                cfg=gcfg,
-                templates=cfg.templates,
-                leakage=leak,
-                ledger=sub,
-                cache=cache,
-                keep_only_correct=cfg.keep_only_correct,
-                exclude=used | {e['uid'] for e in ex},
-                charge_cached=True,
-            )
-            rep = r if rep is None else _merge_reports(rep, r)
-            ex += batch
-        write_jsonl_atomic(out / 'examples' / f'interval_{i:03d}.jsonl', ex)
-        # distillation: as many epochs over the kept examples as the interval's training share pays for
-        pairs = [(e['prompt'], e['response']) for e in ex if e['kept']]
-        data_tokens = sum(len(encode_chat(stok, p, r, cfg.sft.max_length)[0]) for p, r in pairs) or 1
-        epochs = max(1, min(cfg.max_epochs, math.ceil(train_i / data_tokens)))
-        seed_everything(cfg.seed * 1000 + i)
-        sst = sft_train(
-            student,
-            stok,
-            pairs,
-            SFTConfig(**{**asdict(cfg.sft), 'seed': cfg.seed * 1000 + i, 'epochs': epochs}),
+    train_i = min(
+        led.remaining('student_train_label'),
+        (cfg.budget_train_tokens - led.spent_in('training')) // left,
+    )
+    return TokenLedger(budgets={'generation': gen_i, 'training': train_i})
+
+# %% ../../nbs/50_read/58_loop.ipynb #6caececd
+def select_allocation(run: ReadRun) -> tuple[list[float], list[float]]:
+    "`(context, allocation)`: the policy's choice of candidate allocation for the current context."
+    prof = np.array([run.state['profiles'][-1].get(c, np.nan) for c in CAPABILITIES])
+    ctx = _context(run.r_tau, prof, 1 - run.rd.ledger.spent_in('total') / run.cfg.budget_total_tokens)
+    action = [float(a) for a in run.policy.select_action(ctx, run.actions, run.cfg.bandit.kappa)]
+    return ctx, action
+
+# %% ../../nbs/50_read/58_loop.ipynb #dc85a05b
+def generate_examples(run: ReadRun, i: int, action: list[float], sub: TokenLedger) -> tuple[list[dict], dict]:
+    "`(examples, sampling report)` of interval `i`, within `sub`'s generation share; written to `examples/`."
+    cfg = run.cfg
+    gcfg = GenerationConfig(max_new_tokens=cfg.max_new_tokens, batch_size=cfg.gen_batch_size)
+    ex, rep = [], None
+    for rnd in range(cfg.gen_rounds):
+        if not sub.fits_many({'teacher_gen_prompt': cfg.max_new_tokens + 64}):
+            break
+        n = max(1, sub.remaining('teacher_gen_prompt') // (cfg.max_new_tokens + 80))
+        batch, r = generate_batch(
+            run.teacher.engine,
+            action,
+            n,
+            seed=cfg.seed * 1000 + i * 10 + rnd,
+            cfg=gcfg,
+            templates=cfg.templates,
+            leakage=run.leak,
             ledger=sub,
-            progress=progress,
+            cache=run.cache,
+            keep_only_correct=cfg.keep_only_correct,
+            exclude=run.used | {e['uid'] for e in ex},
+            charge_cached=True,
         )
-        # probes, reward, bandit
-        new = profile(student, stok, probes, ledger=sub)['loglik']
-        delta = np.array([new[c] - st['profiles'][-1][c] for c in CAPABILITIES])
-        reward, parts = read_reward(r_tau, delta, tokens=sub.spent_in('total'), cfg=cfg.reward)
-        policy.add(ctx + action, reward)
-        policy.fit()
-        # commit: checkpoint, interval manifest, then the run manifest (the commit point)
-        ck = out / 'ckpt' / f'interval_{i + 1:03d}'
-        shutil.rmtree(ck, ignore_errors=True)
-        ck.mkdir(parents=True)
-        student.save_pretrained(ck)
-        stok.save_pretrained(ck)
-        torch.save(policy.state_dict(), ck / 'bandit.pt')
-        info = dict(
-            interval=i,
-            action=dict(zip(CAPABILITIES, action)),
-            reward=reward,
-            reward_parts=parts,
-            sampling=rep,
-            n_generated=len(ex),
-            n_kept=sum(e['kept'] for e in ex),
-            teacher_accuracy=_acc(ex),
-            epochs=epochs,
-            sft={k: v for k, v in sst.items() if k != 'losses'},
-            loss_first_last=(sst['losses'][:1] + sst['losses'][-1:]),
-            ledger=sub.to_dict(),
-            profile=new,
-            seconds=round(time.time() - t0, 1),
-        )
-        write_json_atomic(out / 'intervals' / f'interval_{i:03d}.json', info)
-        for c, k in sub.spent.items():
-            if k:
-                rd.ledger.charge(c, k)
-        st['profiles'].append(new)
-        st.setdefault('actions', []).append(info['action'])
-        st.setdefault('rewards', []).append(reward)
-        st.setdefault('n_examples', []).append(info['n_kept'])
-        st['completed_intervals'] = i + 1
-        st['checkpoint'] = str(ck.relative_to(out))
-        st.setdefault('bandit_history', []).append(
-            {'interval': i, 'context': ctx, 'action': action, 'reward': reward, **parts}
-        )
-        write_json_atomic(out / 'bandit_history.json', st['bandit_history'])
-        rd.save()
-        if not cfg.keep_all_checkpoints:
-            for old in (out / 'ckpt').glob('interval_*'):
-                if old != ck:
-                    shutil.rmtree(old, ignore_errors=True)
-        used |= {e['uid'] for e in ex}
-        req = [c for c in CAPABILITIES if r_tau[CAPABILITIES.index(c)] > 0]
-        print(
-            f"interval {i + 1}/{cfg.num_intervals}: allocation {_fmt(info['action'])} | {info['n_kept']}/{len(ex)}"
-            f" examples kept | reward {reward:+.4f} | required-capability loglik {np.mean([new[c] for c in req]):.3f} |"
-            f" {info['seconds']} s",
-            flush=True,
-        )
-    student.save_pretrained(out / 'final')
-    stok.save_pretrained(out / 'final')
-    summary = _summary(cfg, r_tau, st, rd.ledger)
-    write_json_atomic(out / 'summary.json', summary)
-    figs = [out / 'read_run.png'] + ([Path(figure)] if figure else [])
-    plot_read_run(summary, figs)
-    rd.finish('completed')
-    print_summary(summary)
-    print(f"\nrun dir: {out}\nfigure: {', '.join(map(str, figs))}")
-    return summary
+        rep = r if rep is None else _merge_reports(rep, r)
+        ex += batch
+    write_jsonl_atomic(run.out / 'examples' / f'interval_{i:03d}.jsonl', ex)
+    return ex, rep
+
+# %% ../../nbs/50_read/58_loop.ipynb #ed60186f
+def train_student(run: ReadRun, i: int, ex: list[dict], sub: TokenLedger, progress: bool = True) -> tuple[int, dict]:
+    "`(epochs, SFT stats)`: SFT of the student on interval `i`'s kept examples within `sub`'s training share."
+    cfg = run.cfg
+    pairs = [(e['prompt'], e['response']) for e in ex if e['kept']]
+    data_tokens = sum(len(encode_chat(run.stok, p, r, cfg.sft.max_length)[0]) for p, r in pairs) or 1
+    epochs = max(1, min(cfg.max_epochs, math.ceil(sub.budgets['training'] / data_tokens)))
+    seed_everything(cfg.seed * 1000 + i)
+    sst = sft_train(
+        run.student,
+        run.stok,
+        pairs,
+        SFTConfig(**{**asdict(cfg.sft), 'seed': cfg.seed * 1000 + i, 'epochs': epochs}),
+        ledger=sub,
+        progress=progress,
+    )
+    return epochs, sst
+
+# %% ../../nbs/50_read/58_loop.ipynb #815a0957
+def probe_student(run: ReadRun, sub: TokenLedger) -> tuple[dict, np.ndarray]:
+    "`(profile, change)`: the student's probe log-likelihood per capability, and its change over the interval."
+    new = profile(run.student, run.stok, run.probes, ledger=sub)['loglik']
+    delta = np.array([new[c] - run.state['profiles'][-1][c] for c in CAPABILITIES])
+    return new, delta
+
+# %% ../../nbs/50_read/58_loop.ipynb #0edf2139
+def reward_policy(run: ReadRun, ctx: list, action: list, delta: np.ndarray, sub: TokenLedger) -> tuple[float, dict]:
+    "`(reward, its parts)` of the interval, added to the policy's history and fitted."
+    reward, parts = read_reward(run.r_tau, delta, tokens=sub.spent_in('total'), cfg=run.cfg.reward)
+    run.policy.add(ctx + action, reward)
+    run.policy.fit()
+    return reward, parts
+
+# %% ../../nbs/50_read/58_loop.ipynb #45257b75
+def save_checkpoint(run: ReadRun, i: int) -> Path:
+    "The student, its tokenizer and the policy state after interval `i`, in `ckpt/interval_<i+1>`."
+    ck = run.out / 'ckpt' / f'interval_{i + 1:03d}'
+    shutil.rmtree(ck, ignore_errors=True)
+    ck.mkdir(parents=True)
+    run.student.save_pretrained(ck)
+    run.stok.save_pretrained(ck)
+    torch.save(run.policy.state_dict(), ck / 'bandit.pt')
+    return ck
+
+
+def commit_interval(run: ReadRun, info: dict, ctx: list, action: list, ex: list[dict], ck: Path):
+    "Commit interval `info['interval']`: its manifest, its spend into the run ledger, the run state, the manifest."
+    out, st, i = run.out, run.state, info['interval']
+    write_json_atomic(out / 'intervals' / f'interval_{i:03d}.json', info)
+    for c, k in info['ledger']['spent'].items():
+        if k:
+            run.rd.ledger.charge(c, k)
+    st['profiles'].append(info['profile'])
+    st.setdefault('actions', []).append(info['action'])
+    st.setdefault('rewards', []).append(info['reward'])
+    st.setdefault('n_examples', []).append(info['n_kept'])
+    st['completed_intervals'] = i + 1
+    st['checkpoint'] = str(ck.relative_to(out))
+    st.setdefault('bandit_history', []).append(
+        {'interval': i, 'context': ctx, 'action': action, 'reward': info['reward'], **info['reward_parts']}
+    )
+    write_json_atomic(out / 'bandit_history.json', st['bandit_history'])
+    run.rd.save()
+    if not run.cfg.keep_all_checkpoints:
+        for old in (out / 'ckpt').glob('interval_*'):
+            if old != ck:
+                shutil.rmtree(old, ignore_errors=True)
+    run.used |= {e['uid'] for e in ex}
+
+# %% ../../nbs/50_read/58_loop.ipynb #58b483c0
+def run_interval(run: ReadRun, i: int, progress: bool = True) -> dict:
+    "Interval `i`: select -> generate -> train -> probe -> reward -> commit; returns its record."
+    t0, sub = time.time(), interval_budget(run, i)
+    ctx, action = select_allocation(run)
+    ex, rep = generate_examples(run, i, action, sub)
+    epochs, sst = train_student(run, i, ex, sub, progress)
+    new, delta = probe_student(run, sub)
+    reward, parts = reward_policy(run, ctx, action, delta, sub)
+    ck = save_checkpoint(run, i)
+    info = dict(
+        interval=i,
+        action=dict(zip(CAPABILITIES, action)),
+        reward=reward,
+        reward_parts=parts,
+        sampling=rep,
+        n_generated=len(ex),
+        n_kept=sum(e['kept'] for e in ex),
+        teacher_accuracy=_acc(ex),
+        epochs=epochs,
+        sft={k: v for k, v in sst.items() if k != 'losses'},
+        loss_first_last=(sst['losses'][:1] + sst['losses'][-1:]),
+        ledger=sub.to_dict(),
+        profile=new,
+        seconds=round(time.time() - t0, 1),
+    )
+    commit_interval(run, info, ctx, action, ex, ck)
+    _print_interval(run, info)
+    return info
 
 
 def _acc(ex):
@@ -294,6 +372,16 @@ def _acc(ex):
 
 def _fmt(a: dict) -> str:
     return ' '.join(f"{c}={w:.2f}" for c, w in a.items() if w > 0)
+
+
+def _print_interval(run: ReadRun, info: dict):
+    req = [c for c in CAPABILITIES if run.r_tau[CAPABILITIES.index(c)] > 0]
+    print(
+        f"interval {info['interval'] + 1}/{run.cfg.num_intervals}: allocation {_fmt(info['action'])} |"
+        f" {info['n_kept']}/{info['n_generated']} examples kept | reward {info['reward']:+.4f} | required-capability"
+        f" loglik {np.mean([info['profile'][c] for c in req]):.3f} | {info['seconds']} s",
+        flush=True,
+    )
 
 # %% ../../nbs/50_read/58_loop.ipynb #86bec58f
 def _summary(cfg, r_tau, st, ledger) -> dict:
@@ -365,3 +453,50 @@ def plot_read_run(s: dict, paths):
         Path(p).parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(p, dpi=110)
     plt.close(fig)
+
+# %% ../../nbs/50_read/58_loop.ipynb #d415f7c5
+def finish_read(run: ReadRun, figure=None) -> dict:
+    "Save the final student, write `summary.json` and the figure(s), mark the run completed; returns the summary."
+    out = run.out
+    run.student.save_pretrained(out / 'final')
+    run.stok.save_pretrained(out / 'final')
+    summary = _summary(run.cfg, run.r_tau, run.state, run.rd.ledger)
+    write_json_atomic(out / 'summary.json', summary)
+    figs = [out / 'read_run.png'] + ([Path(figure)] if figure else [])
+    plot_read_run(summary, figs)
+    run.rd.finish('completed')
+    print_summary(summary)
+    print(f"\nrun dir: {out}\nfigure: {', '.join(map(str, figs))}")
+    return summary
+
+# %% ../../nbs/50_read/58_loop.ipynb #0fd24b0f
+def run_read(
+    cfg: ReadConfig,
+    output_dir=None,
+    *,
+    fresh: bool = False,
+    progress: bool = True,
+    on_step=None,
+    figure=None,
+) -> dict:
+    "Run (or resume) ReAD; returns the run summary (also written to `summary.json`)."
+    from tqdm.auto import tqdm
+
+    run = open_read_run(cfg, output_dir, fresh)
+    if run.rd.completed:
+        print(f"{run.out}: already completed (use --fresh to rerun)")
+        return json.loads((run.out / 'summary.json').read_text())
+    resume_read_run(run, progress)
+    done = run.state.get('completed_intervals', 0)
+    bar = tqdm(
+        range(done, cfg.num_intervals),
+        initial=done,
+        total=cfg.num_intervals,
+        desc='ReAD intervals',
+        disable=not progress,
+    )
+    for i in bar:
+        info = run_interval(run, i, progress)
+        if on_step is not None:
+            on_step(i, info)
+    return finish_read(run, figure)

@@ -8,49 +8,66 @@ import hashlib, json, time
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
-from ..core.config import Config, cfield
+from ..core.config import Config, cfield, project_root
 from ..core.ledger import TokenLedger
 from ..core.rundir import write_jsonl_atomic
 from ..core.models import generate, score_responses, chat_text
 from ..tasks.cards import CAPABILITIES
 from ..tasks.prompts import Sample, generate_samples, verify
+from ..teachers.engines import Engine, GenerationConfig, HFEngine
+from ..teachers.spec import TeacherConfig, make_teacher
 
 # %% auto #0
-__all__ = ['ProbeConfig', 'build_probes', 'save_probes', 'load_probes', 'profile', 'profile_vector']
+__all__ = ['ProbeConfig', 'build_probes', 'save_probes', 'load_probes', 'profile', 'profile_vector', 'BuildProbesConfig',
+           'run_build_probes']
 
 # %% ../../nbs/50_read/55_probes.ipynb #8ecad07b
 @dataclass
 class ProbeConfig(Config):
-    n_per_capability: int = cfield(16, ge=1)
+    "Which probes: how many per capability, their seed and difficulties, and how long the teacher may answer."
+
+    n_per_capability: int = cfield(16, ge=1, help='probes per capability (8 capabilities)')
     seed: int = cfield(1234, help='probe seed; keep it different from training seeds')
-    difficulty_mix: dict[str, float] = cfield({'easy': 0.5, 'medium': 0.5})
-    max_new_tokens: int = cfield(64, ge=1, le=2048)
-    batch_size: int = cfield(16, ge=1)
+    difficulty_mix: dict[str, float] = cfield(
+        {'easy': 0.5, 'medium': 0.5}, help='share of probes per difficulty (easy / medium / hard)'
+    )
+    max_new_tokens: int = cfield(64, ge=1, le=2048, help="length cap of the teacher's probe responses (tokens)")
+    batch_size: int = cfield(16, ge=1, help='prompts per teacher generation batch')
 
-
+# %% ../../nbs/50_read/55_probes.ipynb #efb03472
 def build_probes(
-    teacher,
-    tok,
+    engine: Engine,
     cfg: ProbeConfig | None = None,
     capabilities=CAPABILITIES,
     ledger: TokenLedger | None = None,
     progress: bool = True,
 ) -> list[dict]:
-    "Probes: verifiable prompts per capability with the teacher's greedy responses (and whether they are correct)."
+    "Probes: verifiable prompts per capability with the teacher `engine`'s greedy responses (and whether correct)."
+    if not isinstance(engine, Engine):
+        raise TypeError(
+            f"build_probes takes the teacher's engine (`make_teacher(cfg).engine`, or `HFEngine(model, tok, name)` "
+            f"for local weights), not a {type(engine).__name__}"
+        )
     cfg = cfg or ProbeConfig()
     samples = [
         s
         for c in capabilities
         for s in generate_samples(c, cfg.n_per_capability, seed=cfg.seed, difficulty_mix=cfg.difficulty_mix)
     ]
-    texts, pt, ct = generate(
-        teacher,
-        tok,
-        [s.prompt for s in samples],
-        max_new_tokens=cfg.max_new_tokens,
-        batch_size=cfg.batch_size,
-        progress=progress,
-    )
+    prompts = [s.prompt for s in samples]
+    if isinstance(engine, HFEngine):  # local weights: every prompt answered in its length-sorted batch
+        texts, pt, ct = generate(
+            engine.model,
+            engine.tok,
+            prompts,
+            max_new_tokens=cfg.max_new_tokens,
+            batch_size=cfg.batch_size,
+            progress=progress,
+        )
+    else:
+        gcfg = GenerationConfig(max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size)
+        gens = engine.generate(prompts, gcfg, progress=progress)
+        texts, pt, ct = ([getattr(g, k) for g in gens] for k in ('text', 'prompt_tokens', 'completion_tokens'))
     if ledger is not None:
         ledger.charge('eval', sum(pt) + sum(ct))
     probes = []
@@ -64,7 +81,7 @@ def build_probes(
         probes.append(d)
     return probes
 
-
+# %% ../../nbs/50_read/55_probes.ipynb #7bf545a4
 def save_probes(probes: list[dict], path) -> Path:
     "Write probes as JSONL atomically (temp file + rename): a killed run never leaves a truncated probe file."
     path = Path(path)
@@ -73,10 +90,11 @@ def save_probes(probes: list[dict], path) -> Path:
 
 
 def load_probes(path) -> list[dict]:
+    "Probes from a JSONL file; a missing file or a malformed line is one clear error naming the file and line."
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(
-            f"{path}: probe file not found; build it with `capdistill build-probes --output {path}`"
+            f"{path}: probe file not found; build it with `capdistill build-probes --set output={path}`"
         )
     out = []
     for i, line in enumerate(path.read_text().splitlines(), 1):
@@ -149,3 +167,21 @@ def profile(
 def profile_vector(prof: dict, key: str = 'loglik') -> np.ndarray:
     "The profile as a length-8 vector over `CAPABILITIES` (NaN where a capability has no probes)."
     return np.array([prof[key].get(c, np.nan) for c in CAPABILITIES])
+
+# %% ../../nbs/50_read/55_probes.ipynb #331772fb
+@dataclass
+class BuildProbesConfig(Config):
+    "`capdistill build-probes`: which teacher answers which probes, and where the JSONL goes."
+
+    teacher: TeacherConfig = cfield(default_factory=TeacherConfig, help='the teacher that answers the probes')
+    probes: ProbeConfig = cfield(default_factory=ProbeConfig, help='how many probes, their seed and lengths')
+    output: str = cfield('runs/probes/probes.jsonl', help='probe file (JSONL), relative to the project root')
+
+
+def run_build_probes(cfg: BuildProbesConfig, *, progress: bool = True) -> Path:
+    "Build the probes `cfg` describes with its teacher and write them; returns the file."
+    out = Path(cfg.output) if Path(cfg.output).is_absolute() else project_root() / cfg.output
+    teacher = make_teacher(cfg.teacher)
+    out = save_probes(build_probes(teacher.engine, cfg.probes, progress=progress), out)
+    print(f"wrote {cfg.probes.n_per_capability * len(CAPABILITIES)} probes to {out}")
+    return out

@@ -17,7 +17,7 @@ __all__ = ['RewardConfig', 'read_reward']
 class RewardConfig(Config):
     beta: float = cfield(0.6, ge=0, help='spillover penalty weight')
     lambda_cost: float = cfield(0.001, ge=0, help='cost per cost_unit tokens')
-    cost_unit: int = cfield(1000, ge=1)
+    cost_unit: int = cfield(1000, ge=1, help='tokens per cost unit (lambda_cost is charged per cost_unit tokens)')
     top_k: int = cfield(3, ge=1, help='how many of the most required capabilities spillover watches')
 
 def read_reward(r_tau, delta_s, tokens: int = 0, cfg: RewardConfig | None = None) -> tuple[float, dict]:

@@ -5,16 +5,19 @@
 # %% ../../nbs/50_read/57_toy.ipynb #bcd01eea
 from __future__ import annotations
 import json, random
+from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import torch
+from ..core.config import Config, cfield
 from ..tasks.cards import CAPABILITIES
 from .allocation import build_candidate_actions
 from .bandit import BanditConfig, make_policy
 from .reward import RewardConfig, read_reward
 
 # %% auto #0
-__all__ = ['TRANSFER', 'DEFAULT_REQUIREMENT', 'DEFAULT_PROFILE', 'toy_transition', 'utility', 'run_toy', 'toy_demo']
+__all__ = ['TRANSFER', 'DEFAULT_REQUIREMENT', 'DEFAULT_PROFILE', 'toy_transition', 'utility', 'run_toy', 'ToyConfig',
+           'run_toy_comparison']
 
 # %% ../../nbs/50_read/57_toy.ipynb #08851dac
 _IDX = {c: i for i, c in enumerate(CAPABILITIES)}
@@ -120,17 +123,27 @@ def run_toy(
     }
 
 
-def toy_demo(
-    seed: int = 1,
-    steps: int = 40,
-    output=None,
-    policies=('read', 'uniform', 'single', 'proportional', 'greedy', 'thompson'),
-) -> dict:
+@dataclass
+class ToyConfig(Config):
+    "ReAD against the baselines on the toy environment."
+
+    seed: int = cfield(1, help='random seed of the environment and the policies')
+    steps: int = cfield(40, ge=1, help='allocation intervals per policy')
+    policies: list[str] = cfield(['read', 'uniform', 'single', 'proportional', 'greedy', 'thompson'],
+                                 help='policies to compare (read must be one of them)')
+    output: str | None = cfield(None, help='also write the results (history included) to this JSON file')
+
+    def validate(self):
+        if 'read' not in self.policies:
+            raise ValueError(f"policies must include 'read' (got {self.policies})")
+
+
+def run_toy_comparison(cfg: ToyConfig) -> dict:
     "ReAD and baselines on the same toy environment; prints the utilities and writes JSON (history included)."
-    runs = {p: run_toy(p, seed, steps) for p in policies}
+    runs = {p: run_toy(p, cfg.seed, cfg.steps) for p in cfg.policies}
     res = {
-        'seed': seed,
-        'steps': steps,
+        'seed': cfg.seed,
+        'steps': cfg.steps,
         'initial_utility': runs['read']['initial_utility'],
         **{f'{p}_final_utility': r['final_utility'] for p, r in runs.items()},
         'read_allocation_share': runs['read']['allocation_share'],
@@ -138,10 +151,10 @@ def toy_demo(
     }
     print('ReAD toy demo')
     print(f"initial utility: {res['initial_utility']:.4f}")
-    for p in policies:
+    for p in cfg.policies:
         print(f"{p + ' utility:':<22}{res[f'{p}_final_utility']:.4f}")
-    if output:
-        out = Path(output)
+    if cfg.output:
+        out = Path(cfg.output)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(res, indent=1))
         print(f"wrote: {out}")

@@ -64,16 +64,18 @@ EVAL_TYPES = ('gsm8k', 'math', 'code', 'exact', 'bleu', 'semantic', 'generator')
 
 @dataclass
 class TaskCard:
-    name: str
-    description: str
-    input_format: str = ''
-    output_format: str = ''
-    exemplars: list[dict] = cfield([])
-    dev: dict | None = None
-    test: dict | None = None
-    eval_type: str = cfield('exact', choices=EVAL_TYPES)
-    requirements: dict[str, float] | None = None
-    requirement_model: str | None = None
+    "A downstream task: what it asks, its data, how answers are checked, and which capabilities it requires."
+
+    name: str = cfield(help='the task\'s name (its key in the task cards file)')
+    description: str = cfield(help='what the task asks, in a sentence')
+    input_format: str = cfield('', help='what a prompt looks like')
+    output_format: str = cfield('', help='what an answer should look like')
+    exemplars: list[dict] = cfield([], help="example items, each with a 'prompt' (and usually an 'answer')")
+    dev: dict | None = cfield(None, help='dev data: a dataset spec with a source (gsm8k, math500, generator, ...)')
+    test: dict | None = cfield(None, help='test data: a dataset spec, as dev')
+    eval_type: str = cfield('exact', choices=EVAL_TYPES, help='how a response is checked against the answer')
+    requirements: dict[str, float] | None = cfield(None, help='manual requirement vector {capability: weight}')
+    requirement_model: str | None = cfield(None, help='a trained requirement identifier to infer the vector instead')
 
     def validate(self):
         if self.requirements is None and self.requirement_model is None:

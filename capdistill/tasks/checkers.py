@@ -33,7 +33,7 @@ def _canon_number(sign: str | None, digits: str) -> str | None:
 
 
 def extract_gsm8k_answer(text: str | None) -> str | None:
-    "The final numeric answer in `text` as a canonical string ('1234', '-3.5'): after the last '####', else the last number."
+    "The final numeric answer in `text` as a canonical string ('1234', '-3.5'): after the last '####', else last."
     if not text:
         return None
     text = text.replace('\u2212', '-')  # unicode minus
@@ -52,7 +52,7 @@ def gsm8k_correct(response: str, reference: str, rel_tol: float = 1e-6) -> bool:
 
 # %% ../../nbs/10_tasks/14_checkers.ipynb #57ece6fa
 def last_boxed(text: str) -> str | None:
-    "Content of the last `\\boxed{...}` (or `\\fbox{...}`, `\\boxed 5`) in `text`, braces matched; None if there is none."
+    "Content of the last `\\boxed{...}` (or `\\fbox{...}`, `\\boxed 5`) in `text`, braces matched; None if none."
     i = max(text.rfind('\\boxed'), text.rfind('\\fbox'))
     if i < 0:
         return None
@@ -148,7 +148,8 @@ DEFAULT_THRESHOLDS = {'exact': 1.0, 'bleu': 0.4, 'semantic': 0.8}
 class CompareConfig(Config):
     "How `compare` scores a response against a reference."
 
-    method: Literal['exact', 'bleu', 'semantic'] = 'exact'
+    method: Literal['exact', 'bleu', 'semantic'] = cfield('exact', help='exact match, sentence BLEU, or embedding '
+                                                          'cosine similarity')
     threshold: float | None = cfield(
         None, ge=0.0, le=1.0, help='score >= threshold is correct; None: DEFAULT_THRESHOLDS[method]'
     )

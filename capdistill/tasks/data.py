@@ -40,7 +40,7 @@ def resolve_path(path) -> Path:
 
 # %% ../../nbs/10_tasks/12_data.ipynb #dd3e4c93
 def read_jsonl(path) -> Iterator[tuple[int, dict]]:
-    "Yield `(line_number, object)` for each non-blank line of a JSONL (or `.jsonl.gz`) file; bad lines raise `DataError`."
+    "Yield `(line_number, object)` per non-blank line of a JSONL (or `.jsonl.gz`) file; bad lines raise `DataError`."
     path = resolve_path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found. Check the path (relative paths are relative to {project_root()}).")
@@ -165,7 +165,7 @@ def _data_env() -> str:
 
 
 def load_gsm8k(split: str = 'test', path=None) -> Dataset:
-    "GSM8K `split` ('train'/'test') from `path` or `shared_data_dir()/gsm8k/{split}.jsonl`, else the hub (`openai/gsm8k`)."
+    "GSM8K `split` ('train'/'test') from `path`, `shared_data_dir()/gsm8k/{split}.jsonl` or the hub (openai/gsm8k)."
     if split not in ('train', 'test'):
         raise DataError(f"GSM8K: unknown split {split!r}: use 'train' or 'test'.")
     p = resolve_path(path) if path is not None else shared_data_dir() / 'gsm8k' / f'{split}.jsonl'

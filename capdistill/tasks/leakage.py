@@ -4,7 +4,7 @@
 
 # %% ../../nbs/10_tasks/17_leakage.ipynb #5f21ead7
 from __future__ import annotations
-import argparse, hashlib, json, re, sys, unicodedata
+import hashlib, json, re, unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -16,8 +16,8 @@ from ..core.rundir import write_json_atomic
 
 # %% auto #0
 __all__ = ['DEFAULT_EVAL_SPECS', 'DEFAULT_EVAL_HASHES', 'prompt_text', 'normalize_prompt', 'prompt_hash', 'word_ngrams',
-           'LeakageIndex', 'filter_prompts', 'build_eval_hashes', 'build_eval_hashes_args', 'run_build_eval_hashes',
-           'cli_build_eval_hashes', 'LeakageConfig']
+           'LeakageIndex', 'filter_prompts', 'build_eval_hashes', 'EvalHashesConfig', 'run_build_eval_hashes',
+           'LeakageConfig']
 
 # %% ../../nbs/10_tasks/17_leakage.ipynb #ec427bc3
 def prompt_text(prompt) -> str:
@@ -46,7 +46,7 @@ _WORD = re.compile(r'\w+')
 
 
 def word_ngrams(text, n: int = 8) -> set[str]:
-    "The distinct word `n`-grams of the normalised prompt (words are `\\w+` runs); empty if it has fewer than `n` words."
+    "The distinct word `n`-grams of the normalised prompt (words: `\\w+` runs); empty if it has fewer than `n` words."
     w = _WORD.findall(normalize_prompt(text))
     return {' '.join(w[i : i + n]) for i in range(len(w) - n + 1)}
 
@@ -145,7 +145,7 @@ class LeakageIndex:
     def load(cls, path) -> LeakageIndex:
         "Read an index written by `save` (or `capdistill build-eval-hashes`)."
         path = resolve_path(path)
-        fix = f"Rebuild it: capdistill build-eval-hashes --output {path}"
+        fix = f"Rebuild it: capdistill build-eval-hashes --set output={path}"
         if not path.is_file():
             raise DataError(f"{path}: eval-prompt hash index not found. {fix}")
         try:
@@ -173,21 +173,20 @@ class LeakageIndex:
         return idx
 
 # %% ../../nbs/10_tasks/17_leakage.ipynb #dcd69f29
+def _prompt_of(x, key: str):
+    "The prompt of an item: itself (a string or chat messages), `x[key]` of a dict, else attribute `key`."
+    if isinstance(x, (str, list, tuple)):
+        return x
+    return x[key] if isinstance(x, dict) else getattr(x, key)
+
+
 def filter_prompts(items, index: LeakageIndex, *, key: str = 'prompt', threshold: float | None = None):
-    "`(kept, n_blocked)`: drop the items whose prompt `index` blocks. Items: strings, dicts/objects with `key`, or a `Dataset`."
+    "`(kept, n_blocked)`: drop the items whose prompt `index` blocks (strings, dicts/objects with `key`, a `Dataset`)."
     if isinstance(items, Dataset):
         keep = [i for i, p in enumerate(items[key]) if not index.is_blocked(p, threshold)[0]]
         return items.select(keep), len(items) - len(keep)
     items = list(items)
-
-    def get(x):
-        if isinstance(x, (str, list, tuple)):
-            return x
-        if isinstance(x, dict):
-            return x[key]
-        return getattr(x, key)
-
-    kept = [x for x in items if not index.is_blocked(get(x), threshold)[0]]
+    kept = [x for x in items if not index.is_blocked(_prompt_of(x, key), threshold)[0]]
     return kept, len(items) - len(kept)
 
 # %% ../../nbs/10_tasks/17_leakage.ipynb #560246a7
@@ -208,61 +207,41 @@ def build_eval_hashes(
     return idx
 
 # %% ../../nbs/10_tasks/17_leakage.ipynb #e1a0d030
-def build_eval_hashes_args(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    "Add the `build-eval-hashes` options to parser `p`."
-    p.add_argument(
-        '--output',
-        default=DEFAULT_EVAL_HASHES,
-        help=f'index JSON to write, relative to the project root (default {DEFAULT_EVAL_HASHES})',
-    )
-    p.add_argument(
-        '--datasets',
-        default=','.join(DEFAULT_EVAL_SPECS),
-        help=(
-            'comma-separated eval datasets: gsm8k:SPLIT, math500, humaneval, jsonl:PATH, hub:ID[:CONFIG[:SPLIT]] '
-            f'(default {",".join(DEFAULT_EVAL_SPECS)})'
-        ),
-    )
-    p.add_argument('--n', type=int, default=8, help='word n-gram length (default 8)')
-    p.add_argument(
-        '--threshold', type=float, default=0.5, help='n-gram overlap fraction that blocks a prompt (default 0.5)'
-    )
-    return p
+@dataclass
+class EvalHashesConfig(Config):
+    "`capdistill build-eval-hashes`: which eval datasets to index, how, and where the index goes."
+
+    datasets: list[str] = cfield(list(DEFAULT_EVAL_SPECS), help='eval datasets: gsm8k:SPLIT, math500, humaneval, '
+                                 'jsonl:PATH, hub:ID[:CONFIG[:SPLIT]]')
+    n: int = cfield(8, ge=1, help='word n-gram length')
+    threshold: float = cfield(0.5, help='n-gram overlap fraction that blocks a prompt, in (0, 1]')
+    output: str = cfield(DEFAULT_EVAL_HASHES, help='index JSON to write, relative to the project root')
+
+    def validate(self):
+        if not [s for s in self.datasets if s.strip()]:
+            raise ValueError("datasets is empty: name at least one eval dataset, e.g. gsm8k:test.")
+        _check_threshold(self.threshold, 'threshold')
 
 
-def run_build_eval_hashes(a: argparse.Namespace) -> Path:
-    "Build and write the index from parsed `build-eval-hashes` arguments; errors exit with status 2 and one message."
-    specs = [s.strip() for s in a.datasets.split(',') if s.strip()]
-    try:
-        if not specs:
-            raise ConfigError("--datasets is empty: name at least one eval dataset, e.g. gsm8k:test.")
-        idx = build_eval_hashes(specs, a.output, n=a.n, threshold=a.threshold)
-    except (DataError, ConfigError) as e:
-        print(f"capdistill build-eval-hashes: error: {e}", file=sys.stderr)
-        raise SystemExit(2)
-    out = resolve_path(a.output)
-    print(
-        f"wrote {out}: {idx.count} eval prompts ({', '.join(f'{k}: {v}' for k, v in idx.sources.items())}), "
-        f"{len(idx.ngrams)} word {idx.n}-grams, threshold {idx.threshold}"
-    )
+def run_build_eval_hashes(cfg: EvalHashesConfig, *, progress: bool = True) -> Path:
+    "Build and write the index `cfg` describes; returns its path (a bad dataset raises `DataError`, written nothing)."
+    idx = build_eval_hashes([s.strip() for s in cfg.datasets if s.strip()], cfg.output, n=cfg.n,
+                            threshold=cfg.threshold)
+    out = resolve_path(cfg.output)
+    if progress:
+        print(
+            f"wrote {out}: {idx.count} eval prompts ({', '.join(f'{k}: {v}' for k, v in idx.sources.items())}), "
+            f"{len(idx.ngrams)} word {idx.n}-grams, threshold {idx.threshold}"
+        )
     return out
-
-
-def cli_build_eval_hashes(argv: list[str] | None = None) -> Path:
-    "`capdistill build-eval-hashes`: index the eval prompts for leakage filtering; returns the written path."
-    p = argparse.ArgumentParser(
-        prog='capdistill build-eval-hashes',
-        description='Index eval prompts (hashes + word n-grams) for leakage filtering.',
-    )
-    return run_build_eval_hashes(build_eval_hashes_args(p).parse_args(argv))
 
 # %% ../../nbs/10_tasks/17_leakage.ipynb #0ab58aac
 @dataclass
 class LeakageConfig(Config):
     "Eval-prompt leakage filtering for generated training data."
 
-    index: str | None = None  # index JSON from `build-eval-hashes` (project-root relative); None = off
-    threshold: float | None = cfield(None, gt=0, le=1)  # n-gram overlap that blocks; None = the index's own
+    index: str | None = cfield(None, help='index JSON from `build-eval-hashes` (project-root relative); None: off')
+    threshold: float | None = cfield(None, gt=0, le=1, help="n-gram overlap that blocks; None: the index's own")
 
     def load(self) -> LeakageIndex | None:
         "The configured index (with the threshold override applied), or None when filtering is off."

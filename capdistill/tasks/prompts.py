@@ -243,78 +243,77 @@ _SENTENCES = [
 ]
 
 
-def gen_steerability(rng, difficulty: str) -> Sample:
-    kind = _pick(rng, ['repeat', 'case', 'sort', 'json', 'words'])
-    if kind == 'repeat':
-        w, n = _pick(rng, _WORDS), int(rng.integers(2, {'easy': 4, 'medium': 6, 'hard': 9}[difficulty]))
-        sep = ' ' if difficulty == 'easy' else ', '
-        ans = sep.join([w.upper() if difficulty == 'hard' else w] * n)
-        extra = ' in uppercase' if difficulty == 'hard' else ''
-        p = (
-            f"Write the word '{w}' exactly {n} times{extra}, separated by"
-            f" {'single spaces' if sep == ' ' else 'a comma and a space'}, and nothing else."
-        )
-        cons = [{'type': 'equals', 'text': ans}]
-        wrong = sep.join([w] * (n + 1))
-    elif kind == 'case':
-        s = _pick(rng, _SENTENCES)
-        up = difficulty != 'easy'
-        ans = s.upper() if up else s.capitalize() + '.'
-        p = (
-            f"Rewrite this sentence in all uppercase letters and output nothing else: {s}"
-            if up
-            else f"Rewrite this sentence with a capital first letter and a final period, and output nothing else: {s}"
-        )
-        if difficulty == 'hard':
-            ans = ans.replace(' ', '_')
-            p = p.replace('uppercase letters', 'uppercase letters with underscores instead of spaces')
-        cons = [{'type': 'equals', 'text': ans}]
-        wrong = s
-    elif kind == 'sort':
-        k = {'easy': 3, 'medium': 5, 'hard': 7}[difficulty]
-        ws = _pick(rng, _WORDS, k)
-        ans = ', '.join(sorted(ws))
-        p = f"Sort these words alphabetically and output them comma-separated, nothing else: {', '.join(ws)}"
-        if difficulty == 'hard':
-            ans = ', '.join(sorted(ws, reverse=True))
-            p = p.replace('alphabetically', 'in reverse alphabetical order (z to a)')
-        cons = [{'type': 'equals', 'text': ans}]
-        wrong = ', '.join(ws if ws != sorted(ws) else ws[::-1])
-    elif kind == 'json':
-        n, age, city = (
-            _pick(rng, _NAMES),
-            int(rng.integers(8, 90)),
-            _pick(rng, ['Oslo', 'Lima', 'Cairo', 'Quito', 'Seoul']),
-        )
-        val = {'name': n, 'age': age} if difficulty == 'easy' else {'name': n, 'age': age, 'city': city}
-        p = (
-            f"{n} is {age} years old and lives in {city}. Output only a JSON object with exactly the keys "
-            f"{', '.join(repr(k) for k in val)}."
-        )
-        ans = json.dumps(val)
-        cons = [{'type': 'json_equals', 'value': val}]
-        wrong = json.dumps({'name': n})
-    else:
-        n = {'easy': 4, 'medium': 6, 'hard': 8}[difficulty]
-        first = _pick(rng, ['Today', 'Maybe', 'Every', 'Some'])
-        body = [_pick(rng, _WORDS) for _ in range(n - 1)]
-        ans = ' '.join([first, *body]).lower() + '.' if difficulty == 'hard' else ' '.join([first, *body]) + '.'
-        cons = [{'type': 'word_count', 'n': n}, {'type': 'starts_with', 'text': first}]
-        p = f"Write a sentence of exactly {n} words that starts with the word '{first}'."
-        if difficulty == 'hard':
-            cons.append({'type': 'lowercase'})
-            p += ' Use only lowercase letters.'
-        wrong = ' '.join([first, *body, 'extra']) + '.'
-    return Sample(
-        p,
-        ans,
-        'steerability',
-        difficulty,
-        'constraints',
-        {'constraints': cons},
-        source=f'steerability.{kind}',
-        meta={'wrong': wrong},
+def _steer_repeat(rng, difficulty: str):
+    w, n = _pick(rng, _WORDS), int(rng.integers(2, {'easy': 4, 'medium': 6, 'hard': 9}[difficulty]))
+    sep = ' ' if difficulty == 'easy' else ', '
+    ans = sep.join([w.upper() if difficulty == 'hard' else w] * n)
+    extra = ' in uppercase' if difficulty == 'hard' else ''
+    p = (
+        f"Write the word '{w}' exactly {n} times{extra}, separated by"
+        f" {'single spaces' if sep == ' ' else 'a comma and a space'}, and nothing else."
     )
+    return p, ans, [{'type': 'equals', 'text': ans}], sep.join([w] * (n + 1))
+
+
+def _steer_case(rng, difficulty: str):
+    s = _pick(rng, _SENTENCES)
+    up = difficulty != 'easy'
+    ans = s.upper() if up else s.capitalize() + '.'
+    p = (
+        f"Rewrite this sentence in all uppercase letters and output nothing else: {s}"
+        if up
+        else f"Rewrite this sentence with a capital first letter and a final period, and output nothing else: {s}"
+    )
+    if difficulty == 'hard':
+        ans = ans.replace(' ', '_')
+        p = p.replace('uppercase letters', 'uppercase letters with underscores instead of spaces')
+    return p, ans, [{'type': 'equals', 'text': ans}], s
+
+
+def _steer_sort(rng, difficulty: str):
+    k = {'easy': 3, 'medium': 5, 'hard': 7}[difficulty]
+    ws = _pick(rng, _WORDS, k)
+    ans = ', '.join(sorted(ws))
+    p = f"Sort these words alphabetically and output them comma-separated, nothing else: {', '.join(ws)}"
+    if difficulty == 'hard':
+        ans = ', '.join(sorted(ws, reverse=True))
+        p = p.replace('alphabetically', 'in reverse alphabetical order (z to a)')
+    return p, ans, [{'type': 'equals', 'text': ans}], ', '.join(ws if ws != sorted(ws) else ws[::-1])
+
+
+def _steer_json(rng, difficulty: str):
+    n, age, city = _pick(rng, _NAMES), int(rng.integers(8, 90)), _pick(rng, ['Oslo', 'Lima', 'Cairo', 'Quito', 'Seoul'])
+    val = {'name': n, 'age': age} if difficulty == 'easy' else {'name': n, 'age': age, 'city': city}
+    p = (
+        f"{n} is {age} years old and lives in {city}. Output only a JSON object with exactly the keys "
+        f"{', '.join(repr(k) for k in val)}."
+    )
+    return p, json.dumps(val), [{'type': 'json_equals', 'value': val}], json.dumps({'name': n})
+
+
+def _steer_words(rng, difficulty: str):
+    n = {'easy': 4, 'medium': 6, 'hard': 8}[difficulty]
+    first = _pick(rng, ['Today', 'Maybe', 'Every', 'Some'])
+    body = [_pick(rng, _WORDS) for _ in range(n - 1)]
+    ans = ' '.join([first, *body]).lower() + '.' if difficulty == 'hard' else ' '.join([first, *body]) + '.'
+    cons = [{'type': 'word_count', 'n': n}, {'type': 'starts_with', 'text': first}]
+    p = f"Write a sentence of exactly {n} words that starts with the word '{first}'."
+    if difficulty == 'hard':
+        cons.append({'type': 'lowercase'})
+        p += ' Use only lowercase letters.'
+    return p, ans, cons, ' '.join([first, *body, 'extra']) + '.'
+
+
+_STEER = {'repeat': _steer_repeat, 'case': _steer_case, 'sort': _steer_sort, 'json': _steer_json,
+          'words': _steer_words}
+
+
+def gen_steerability(rng, difficulty: str) -> Sample:
+    "One instruction-following prompt of a random kind (repeat, case, sort, json, words), checked by constraints."
+    kind = _pick(rng, list(_STEER))
+    p, ans, cons, wrong = _STEER[kind](rng, difficulty)
+    return Sample(p, ans, 'steerability', difficulty, 'constraints', {'constraints': cons},
+                  source=f'steerability.{kind}', meta={'wrong': wrong})
 
 # %% ../../nbs/10_tasks/15_prompts.ipynb #35ad0d88
 # (name, signature, description, reference body, reference python function, test inputs generator)

@@ -24,12 +24,11 @@ class SandboxConfig(Config):
     memory_mb: int = cfield(1024, ge=64, help='address space (RLIMIT_AS)')
     max_output_bytes: int = cfield(65536, ge=0, help='stdout/stderr kept per stream; the rest is read and dropped')
     file_mb: int = cfield(64, ge=0, help='largest file the code may write (RLIMIT_FSIZE)')
-    max_procs: int = cfield(
-        16, ge=1, help='tasks (threads) the code may add under RLIMIT_NPROC (not enforced for root)'
-    )
-    python_guards: bool = True  # audit hook + patches in the child
-    kernel_guards: bool = True  # seccomp + Landlock + no capabilities, where the kernel has them
-    bwrap: Literal['auto', 'never', 'always'] = 'auto'
+    max_procs: int = cfield(16, ge=1, help='tasks (threads) the code may add, RLIMIT_NPROC (not enforced for root)')
+    python_guards: bool = cfield(True, help='audit hook + patches in the child')
+    kernel_guards: bool = cfield(True, help='seccomp + Landlock + no capabilities, where the kernel has them')
+    bwrap: Literal['auto', 'never', 'always'] = cfield('auto', help='run inside bubblewrap: auto (when it works), '
+                                                       'never, or always (error without it)')
 
 
 STATUSES = ('passed', 'failed', 'timeout', 'memory', 'crashed', 'blocked')
@@ -37,7 +36,8 @@ STATUSES = ('passed', 'failed', 'timeout', 'memory', 'crashed', 'blocked')
 
 @dataclass
 class SandboxResult:
-    "How a run ended. `status`: passed (exit 0), failed (exit != 0), timeout, memory, crashed (signal), blocked (a guard refused something)."
+    """How a run ended. `status`: passed (exit 0), failed (exit != 0), timeout, memory, crashed (signal), blocked
+    (a guard refused something)."""
 
     ok: bool
     status: str
@@ -74,7 +74,8 @@ def _kernel_guards(root, report):
         WRITE, TRUNC, DEV = 1 << 1, 1 << 14, (1 << 6) | (1 << 11)  # WRITE_FILE, TRUNCATE, MAKE_CHAR|MAKE_BLOCK
         fs = WRITE | (1 << 4) | (1 << 5) | sum(1 << i for i in range(6, 13))   # + REMOVE_*, MAKE_*
         fs |= (1 << 13 if abi >= 2 else 0) | (TRUNC if abi >= 3 else 0)          # REFER, TRUNCATE
-        attr = struct.pack('QQQ', fs, 3 if abi >= 4 else 0, 3 if abi >= 6 else 0)  # net: bind/connect TCP; scope: abstract unix, signals
+        # net: bind/connect TCP; scope: abstract unix sockets, signals
+        attr = struct.pack('QQQ', fs, 3 if abi >= 4 else 0, 3 if abi >= 6 else 0)
         size = 8 if abi < 4 else 16 if abi < 6 else 24
         rfd = sc(L(444), attr[:size], L(size), L(0))
         ok = rfd >= 0
@@ -108,8 +109,9 @@ def _kernel_guards(root, report):
               (RET, 0, 0, ERR | EPERM), (RET, 0, 0, ALLOW)]
         p += [(RET, 0, 0, ALLOW)]
         filt = ctypes.create_string_buffer(b''.join(struct.pack('HBBI', *i) for i in p))
-        prog = ctypes.create_string_buffer(struct.pack('HxxxxxxQ', len(p), ctypes.addressof(filt)))   # struct sock_fprog
-        if libc.prctl(22, 2, ctypes.addressof(prog), 0, 0) == 0: done.append('seccomp')   # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+        prog = ctypes.create_string_buffer(struct.pack('HxxxxxxQ', len(p), ctypes.addressof(filt)))  # sock_fprog
+        # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+        if libc.prctl(22, 2, ctypes.addressof(prog), 0, 0) == 0: done.append('seccomp')
         else: report('warn', 'seccomp failed:', os.strerror(ctypes.get_errno()))
     return done
 
@@ -135,7 +137,8 @@ def _python_guards(root, report):
     def inside(p, dfd=None):
         if isinstance(p, int): p = os.readlink(f'/proc/self/fd/{p}')        # an open fd: where it points
         p = os.fsdecode(os.fspath(p))
-        if isinstance(dfd, int) and dfd >= 0 and not os.path.isabs(p): p = os.path.join(os.readlink(f'/proc/self/fd/{dfd}'), p)
+        if isinstance(dfd, int) and dfd >= 0 and not os.path.isabs(p):
+            p = os.path.join(os.readlink(f'/proc/self/fd/{dfd}'), p)
         p = realpath(p)
         return p == root or p.startswith(root + os.sep) or p == '/dev/null'
 
@@ -151,12 +154,15 @@ def _python_guards(root, report):
             elif event == 'socket.__new__' and args[1] != 1: deny(f'{event} (family {args[1]})')   # AF_UNIX pairs only
             elif event == 'open':
                 path, mode, flags = args
-                write = (flags & WFLAGS) if isinstance(flags, int) and flags >= 0 else any(c in (mode or '') for c in 'wax+')
-                if write and not isinstance(path, int) and not inside(path): deny(f'writing {os.fsdecode(os.fspath(path))}')
+                if isinstance(flags, int) and flags >= 0: write = flags & WFLAGS
+                else: write = any(c in (mode or '') for c in 'wax+')
+                if write and not isinstance(path, int) and not inside(path):
+                    deny(f'writing {os.fsdecode(os.fspath(path))}')
             elif event in PATHS:
                 for i, d in PATHS[event]:
                     p = args[i] if i < len(args) else None
-                    if p is not None and not inside(p, args[d] if d is not None and d < len(args) else None): deny(f'{event} {p}')
+                    dfd = args[d] if d is not None and d < len(args) else None
+                    if p is not None and not inside(p, dfd): deny(f'{event} {p}')
         finally: busy.clear()
 
     sys.addaudithook(hook)
@@ -194,7 +200,8 @@ _main()
 # %% ../../nbs/10_tasks/13_sandbox.ipynb #dfbb508a
 @lru_cache(maxsize=None)
 def bwrap_path() -> str | None:
-    "A working `bwrap` from PATH (it needs user namespaces), else None. Cached: call `bwrap_path.cache_clear()` after changing PATH."
+    """A working `bwrap` from PATH (it needs user namespaces), else None. Cached: call `bwrap_path.cache_clear()`
+    after changing PATH."""
     p = shutil.which('bwrap')
     if not p:
         return None
@@ -341,6 +348,82 @@ def _status(rc, timed_out, violations, exc) -> str:
     return 'failed' if rc > 0 else 'crashed'
 
 # %% ../../nbs/10_tasks/13_sandbox.ipynb #761b4895
+def _spawn(cmd: list, tmp: str, w: int, limits):
+    "Start `cmd` in a new session in `tmp` (stdin from `stdin.txt`), with the report pipe's write end `w`."
+    env = {
+        'PATH': '/usr/local/bin:/usr/bin:/bin',
+        'HOME': tmp,
+        'TMPDIR': tmp,
+        'LANG': 'C.UTF-8',
+        'LC_ALL': 'C.UTF-8',
+        'OMP_NUM_THREADS': '1',
+        'OPENBLAS_NUM_THREADS': '1',
+        'MKL_NUM_THREADS': '1',
+    }
+    with open(Path(tmp, 'stdin.txt'), 'rb') as fin:
+        return subprocess.Popen(cmd, stdin=fin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp, env=env,
+                                pass_fds=(w,), start_new_session=True, preexec_fn=_preexec(limits))
+
+
+def _drain(proc, r: int, cfg: SandboxConfig, t0: float):
+    """Read the child's stdout, stderr and report pipe `r` until it has exited and they are closed, or the deadline;
+    then kill its whole group. `(buffers, dropped byte counts, timed_out, duration)`, buffers in that order."""
+    fds = [proc.stdout.fileno(), proc.stderr.fileno(), r]
+    bufs, dropped = {fd: bytearray() for fd in fds}, dict.fromkeys(fds, 0)
+    lim = {fds[0]: cfg.max_output_bytes, fds[1]: cfg.max_output_bytes, r: 1 << 16}
+    sel = selectors.DefaultSelector()
+    for fd in fds:
+        sel.register(fd, selectors.EVENT_READ)
+    deadline, exited, timed_out = t0 + cfg.timeout_s, False, False
+    try:
+        while not exited or sel.get_map():
+            if not exited and _exited(proc.pid):
+                exited = True
+                _kill_group(proc.pid)  # leftovers in the group die with the leader
+            left = deadline - time.monotonic()
+            if left <= 0:
+                timed_out = not exited
+                break
+            if sel.get_map():
+                _pump(sel, bufs, dropped, lim, min(left, 0.02))
+            else:
+                time.sleep(min(left, 0.005))
+        duration = time.monotonic() - t0
+        _kill_group(proc.pid)
+        end = time.monotonic() + 1.0  # collect what the group wrote before it died
+        while sel.get_map() and time.monotonic() < end:
+            _pump(sel, bufs, dropped, lim, 0.05)
+    finally:
+        _kill_group(proc.pid)
+        proc.kill()
+        proc.wait()
+        sel.close()
+        proc.stdout.close()
+        proc.stderr.close()
+        os.close(r)
+        _wait_group_gone(proc.pid)
+    return [bufs[fd] for fd in fds], [dropped[fd] for fd in fds], timed_out, duration
+
+
+def _result(proc, bw, bufs: list, dropped: list, timed_out: bool, duration: float) -> SandboxResult:
+    "The `SandboxResult` of a finished child from its output and its report lines (warnings re-raised here)."
+    side = bytes(bufs[2]).decode('utf-8', 'replace').splitlines()
+    for l in side:
+        if l.startswith('warn '):
+            warnings.warn(f'capdistill sandbox: {l[5:]}', RuntimeWarning)
+    violations = [l[8:] for l in side if l.startswith('blocked ')][:20]
+    guards = [g for l in side if l.startswith('guards ') for g in l[7:].split(',') if g]
+    guards += ['rlimits'] + (['bwrap'] if bw else [])
+    exc = next((l[4:] for l in reversed(side) if l.startswith('exc ')), None)
+    rc = proc.returncode
+    if bw and rc > 128:
+        rc = 128 - rc  # bwrap exits 128+N when its child dies of signal N
+    st = _status(rc, timed_out, violations, exc)
+    return SandboxResult(ok=st == 'passed', status=st, returncode=rc, stdout=_text(bufs[0], dropped[0]),
+                         stderr=_text(bufs[1], dropped[1]), duration_s=round(duration, 3), violations=violations,
+                         guards=guards, pid=proc.pid)
+
+
 def run_python(code: str, cfg: SandboxConfig | None = None, stdin: str = '') -> SandboxResult:
     "Run untrusted `code` as `__main__` in a fresh, limited, guarded child interpreter (never in this process)."
     cfg = config_from_dict(SandboxConfig, asdict(cfg or SandboxConfig()), source='SandboxConfig')
@@ -357,99 +440,20 @@ def run_python(code: str, cfg: SandboxConfig | None = None, stdin: str = '') -> 
         main = Path(tmp, 'main.py')
         main.write_text(code, encoding='utf-8')
         Path(tmp, 'stdin.txt').write_text(stdin, encoding='utf-8')
-        env = {
-            'PATH': '/usr/local/bin:/usr/bin:/bin',
-            'HOME': tmp,
-            'TMPDIR': tmp,
-            'LANG': 'C.UTF-8',
-            'LC_ALL': 'C.UTF-8',
-            'OMP_NUM_THREADS': '1',
-            'OPENBLAS_NUM_THREADS': '1',
-            'MKL_NUM_THREADS': '1',
-        }
         r, w = os.pipe()  # the child's report channel
         cmd = [sys.executable, '-I', '-B', '-X', 'utf8', '-c', _CHILD, tmp, str(w), str(main), want]
         if bw:
             cmd = _bwrap_cmd(bw, tmp) + cmd
         t0 = time.monotonic()
         try:
-            with open(Path(tmp, 'stdin.txt'), 'rb') as fin:
-                proc = subprocess.Popen(
-                    cmd,
-                    stdin=fin,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    cwd=tmp,
-                    env=env,
-                    pass_fds=(w,),
-                    start_new_session=True,
-                    preexec_fn=_preexec(limits),
-                )
+            proc = _spawn(cmd, tmp, w, limits)
         except BaseException:
             os.close(r)
             raise
         finally:
             os.close(w)
-        fds = [proc.stdout.fileno(), proc.stderr.fileno(), r]
-        bufs, dropped = {fd: bytearray() for fd in fds}, dict.fromkeys(fds, 0)
-        lim = {fds[0]: cfg.max_output_bytes, fds[1]: cfg.max_output_bytes, r: 1 << 16}
-        sel = selectors.DefaultSelector()
-        for fd in fds:
-            sel.register(fd, selectors.EVENT_READ)
-        deadline, exited, timed_out = t0 + cfg.timeout_s, False, False
-        try:
-            while not exited or sel.get_map():
-                if not exited and _exited(proc.pid):
-                    exited = True
-                    _kill_group(proc.pid)  # leftovers in the group die with the leader
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    timed_out = not exited
-                    break
-                if sel.get_map():
-                    _pump(sel, bufs, dropped, lim, min(left, 0.02))
-                else:
-                    time.sleep(min(left, 0.005))
-            duration = time.monotonic() - t0
-            _kill_group(proc.pid)
-            end = time.monotonic() + 1.0  # collect what the group wrote before it died
-            while sel.get_map() and time.monotonic() < end:
-                _pump(sel, bufs, dropped, lim, 0.05)
-        finally:
-            _kill_group(proc.pid)
-            proc.kill()
-            proc.wait()
-            sel.close()
-            proc.stdout.close()
-            proc.stderr.close()
-            os.close(r)
-            _wait_group_gone(proc.pid)
-    side = bytes(bufs[r]).decode('utf-8', 'replace').splitlines()
-    for l in side:
-        if l.startswith('warn '):
-            warnings.warn(f'capdistill sandbox: {l[5:]}', RuntimeWarning)
-    violations = [l[8:] for l in side if l.startswith('blocked ')][:20]
-    guards = (
-        [g for l in side if l.startswith('guards ') for g in l[7:].split(',') if g]
-        + ['rlimits']
-        + (['bwrap'] if bw else [])
-    )
-    exc = next((l[4:] for l in reversed(side) if l.startswith('exc ')), None)
-    rc = proc.returncode
-    if bw and rc > 128:
-        rc = 128 - rc  # bwrap exits 128+N when its child dies of signal N
-    st = _status(rc, timed_out, violations, exc)
-    return SandboxResult(
-        ok=st == 'passed',
-        status=st,
-        returncode=rc,
-        stdout=_text(bufs[fds[0]], dropped[fds[0]]),
-        stderr=_text(bufs[fds[1]], dropped[fds[1]]),
-        duration_s=round(duration, 3),
-        violations=violations,
-        guards=guards,
-        pid=proc.pid,
-    )
+        bufs, dropped, timed_out, duration = _drain(proc, r, cfg, t0)
+    return _result(proc, bw, bufs, dropped, timed_out, duration)
 
 # %% ../../nbs/10_tasks/13_sandbox.ipynb #10a4baf0
 def check_python_tests(

@@ -117,10 +117,13 @@ def pool_sample(rng, capability: str, difficulty: str, pools_dir=None) -> Sample
 # %% ../../nbs/10_tasks/16_templates.ipynb #55e56e15
 @dataclass
 class TemplateConfig(Config):
-    source: Literal['generators', 'pools', 'mixed'] = 'mixed'
+    "Where training prompts come from: the verifiable generators, the teacher-written pools, or both."
+
+    source: Literal['generators', 'pools', 'mixed'] = cfield('mixed', help='generators, pools, or mixed')
     pool_fraction: float = cfield(0.25, ge=0, le=1, help="share of pool prompts per capability when source='mixed'")
-    difficulty_mix: dict[str, float] = cfield({'easy': 0.4, 'medium': 0.4, 'hard': 0.2})
-    pools_dir: str | None = None
+    difficulty_mix: dict[str, float] = cfield({'easy': 0.4, 'medium': 0.4, 'hard': 0.2},
+                                              help='share of prompts per difficulty (easy / medium / hard)')
+    pools_dir: str | None = cfield(None, help='template pools folder (default: the shipped pools)')
     max_tries: int = cfield(20, ge=1, help='draws per prompt before giving up when the leakage filter blocks')
 
     def validate(self):

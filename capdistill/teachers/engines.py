@@ -15,22 +15,23 @@ from ..tasks.prompts import verify
 from ..tasks.templates import TemplateConfig, sample_batch
 
 # %% auto #0
-__all__ = ['GenerationConfig', 'Generation', 'GenerationCache', 'Engine', 'HFEngine', 'OpenAIEngine', 'serve_openai_compatible',
-           'VLLMEngine', 'CachedEngine', 'generate_batch']
+__all__ = ['GenerationConfig', 'Generation', 'GenerationCache', 'Engine', 'HFEngine', 'OpenAIEngine', 'request_config',
+           'completion_body', 'OpenAICompatibleHandler', 'serve_openai_compatible', 'VLLMEngine', 'CachedEngine',
+           'generate_batch']
 
 # %% ../../nbs/20_teachers/21_engines.ipynb #97851ede
 @dataclass
 class GenerationConfig(Config):
     "Sampling parameters shared by every engine."
 
-    max_new_tokens: int = cfield(64, ge=1)
+    max_new_tokens: int = cfield(64, ge=1, help='longest completion, in tokens')
     temperature: float = cfield(0.0, ge=0, help='0 = greedy')
-    top_p: float = cfield(1.0, gt=0, le=1)
+    top_p: float = cfield(1.0, gt=0, le=1, help='nucleus sampling mass (when temperature > 0)')
     batch_size: int = cfield(
         16, ge=1, help='prompts per model batch / per round of requests; also the cache flush unit'
     )
-    stop: list[str] = cfield([])
-    seed: int = 0
+    stop: list[str] = cfield([], help='stop strings (not included in the completion)')
+    seed: int = cfield(0, help='sampling seed (when temperature > 0); part of the cache key then')
     logprobs: int = cfield(0, ge=0, help='top-k log-probabilities per generated token (0 = none)')
 
     def key_params(self) -> dict:
@@ -93,7 +94,7 @@ class GenerationCache:
 
     @staticmethod
     def key(engine_name: str, prompt, cfg: GenerationConfig, occurrence: int = 0) -> str:
-        "sha256 of the engine name, the prompt and the output-changing params (plus the occurrence index when sampling)."
+        "sha256 of the engine name, the prompt and the output-changing params (+ occurrence index if sampling)."
         d = dict(engine=engine_name, prompt=prompt, params=cfg.key_params())
         if cfg.temperature > 0:
             d['occurrence'] = occurrence
@@ -156,38 +157,25 @@ class Engine:
     def _generate(self, prompts: list, cfg: GenerationConfig, seeds: list[int]) -> list[Generation]:
         raise NotImplementedError
 
-    def generate(
-        self,
-        prompts: list,
-        cfg: GenerationConfig | None = None,
-        ledger=None,
-        progress: bool = True,
-        cache: GenerationCache | None = None,
-        charge_cached: bool = False,
-    ) -> list[Generation]:
-        "Generations for the longest prefix of `prompts` whose worst case fits `ledger` (cached ones free unless `charge_cached`)."
-        from tqdm.auto import tqdm
-
-        cfg = config_from_dict(
-            GenerationConfig, dataclasses.asdict(cfg or GenerationConfig()), source='GenerationConfig'
-        )
-        seen, keys, occ = {}, [], []
-        for p in prompts:  # occurrence index of each prompt within this request
+    def cache_keys(self, prompts: list, cfg: GenerationConfig) -> tuple[list, list]:
+        "Cache key and occurrence index (within this request) of each prompt."
+        seen, occ = {}, []
+        for p in prompts:
             j = json.dumps(p, sort_keys=True)
             occ.append(seen.get(j, 0))
             seen[j] = occ[-1] + 1
-        keys = [GenerationCache.key(self.name, p, cfg, k) for p, k in zip(prompts, occ)]
-        hits = {k: cache.get(k) for k in keys if cache is not None and k in cache}
-        new = [i for i, k in enumerate(keys) if k not in hits]
-        n_prompt = dict(zip(new, self.count_prompt_tokens([prompts[i] for i in new]))) if new else {}
+        return [GenerationCache.key(self.name, p, cfg, k) for p, k in zip(prompts, occ)], occ
+
+    @staticmethod
+    def plan(keys, hits, n_prompt, cfg, ledger, charge_cached):
+        """`(todo, first, paid_cached, n_ok)`: reserve worst cases cumulatively in request order and stop at the first
+        that doesn't fit; `todo` are the indices to generate, `first` the first index of each new key."""
         todo, first, resv, paid_cached, n_ok = [], {}, {'teacher_gen_prompt': 0, 'teacher_gen_completion': 0}, {}, 0
-        for i, k in enumerate(keys):  # plan: reserve worst cases cumulatively, stop at the first that doesn't fit
+        for i, k in enumerate(keys):
             if k in hits:
-                cost = (
-                    {'teacher_gen_prompt': hits[k].prompt_tokens, 'teacher_gen_completion': hits[k].completion_tokens}
-                    if charge_cached and k not in paid_cached
-                    else None
-                )
+                h = hits[k]
+                paid = {'teacher_gen_prompt': h.prompt_tokens, 'teacher_gen_completion': h.completion_tokens}
+                cost = paid if charge_cached and k not in paid_cached else None
             elif k in first:
                 cost = None  # a greedy duplicate of a prompt generated in this call
             else:
@@ -203,14 +191,14 @@ class Engine:
                 first[k] = i
                 todo.append(i)
             n_ok = i + 1
-        if ledger is not None:
-            for c in paid_cached.values():
-                ledger.charge_many(c)
-        todo.sort(key=lambda i: -n_prompt[i])  # longest first: less padding
+        return todo, first, paid_cached, n_ok
+
+    def run_batches(self, prompts, todo, keys, occ, cfg, ledger, cache, progress) -> dict:
+        "Generate the `todo` prompts in batches, caching and charging each result; returns key -> result."
+        from tqdm.auto import tqdm
         done = {}
-        for b in tqdm(
-            range(0, len(todo), cfg.batch_size), disable=not progress or not todo, desc=f'generate {self.name}'
-        ):
+        bar = tqdm(range(0, len(todo), cfg.batch_size), disable=not progress or not todo, desc=f'generate {self.name}')
+        for b in bar:
             idx = todo[b : b + cfg.batch_size]
             gens = self._generate([prompts[i] for i in idx], cfg, [cfg.seed + occ[i] for i in idx])
             for i, g in zip(idx, gens):
@@ -220,6 +208,23 @@ class Engine:
                 if ledger is not None:
                     _charge(ledger, g)
                 done[keys[i]] = g
+        return done
+
+    def generate(self, prompts: list, cfg: GenerationConfig | None = None, ledger=None, progress: bool = True,
+                 cache: GenerationCache | None = None, charge_cached: bool = False) -> list[Generation]:
+        """Generations for the longest prefix of `prompts` whose worst case fits `ledger`
+        (cached ones are free unless `charge_cached`)."""
+        cfg = GenerationConfig(**dataclasses.asdict(cfg or GenerationConfig()))  # checked on construction
+        keys, occ = self.cache_keys(prompts, cfg)
+        hits = {k: cache.get(k) for k in keys if cache is not None and k in cache}
+        new = [i for i, k in enumerate(keys) if k not in hits]
+        n_prompt = dict(zip(new, self.count_prompt_tokens([prompts[i] for i in new]))) if new else {}
+        todo, first, paid_cached, n_ok = self.plan(keys, hits, n_prompt, cfg, ledger, charge_cached)
+        if ledger is not None:
+            for c in paid_cached.values():
+                ledger.charge_many(c)
+        todo.sort(key=lambda i: -n_prompt[i])  # longest first: less padding
+        done = self.run_batches(prompts, todo, keys, occ, cfg, ledger, cache, progress)
         out = []
         for i, k in enumerate(keys[:n_ok]):
             g = hits.get(k) or done[k]
@@ -395,100 +400,103 @@ class OpenAIEngine(Engine):
             return list(ex.map(lambda ps: self._one(ps[0], cfg, ps[1]), zip(prompts, seeds)))
 
 # %% ../../nbs/20_teachers/21_engines.ipynb #c10563af
+def request_config(req: dict) -> GenerationConfig:
+    "The `GenerationConfig` of an OpenAI chat-completions request body (ValueError when a field is bad)."
+    stop = req.get('stop') or []
+    return config_from_dict(GenerationConfig, dict(
+        max_new_tokens=int(req.get('max_completion_tokens') or req.get('max_tokens') or 64),
+        temperature=float(req.get('temperature', 0.0) if req.get('temperature') is not None else 0.0),
+        top_p=float(req.get('top_p') if req.get('top_p') is not None else 1.0),
+        stop=[stop] if isinstance(stop, str) else list(stop),
+        seed=int(req.get('seed') or 0),
+        logprobs=int(req.get('top_logprobs') or 1) if req.get('logprobs') else 0,
+        batch_size=1,
+    ), source='request')
+
+
+def completion_body(model: str, g: Generation, cfg: GenerationConfig) -> dict:
+    "An OpenAI `chat.completion` response body for generation `g`."
+    choice = {
+        'index': 0,
+        'message': {'role': 'assistant', 'content': g.text},
+        'finish_reason': 'length' if g.completion_tokens >= cfg.max_new_tokens else 'stop',
+        'logprobs': {'content': g.logprobs} if g.logprobs is not None else None,
+    }
+    usage = {'prompt_tokens': g.prompt_tokens, 'completion_tokens': g.completion_tokens,
+             'total_tokens': g.prompt_tokens + g.completion_tokens}
+    return {'id': f'chatcmpl-{random.getrandbits(64):x}', 'object': 'chat.completion', 'created': int(time.time()),
+            'model': model, 'choices': [choice], 'usage': usage}
+
+
+class OpenAICompatibleHandler(BaseHTTPRequestHandler):
+    "`/v1/models` and `/v1/chat/completions` over `engine` (class attributes set by `serve_openai_compatible`)."
+
+    engine, cache, lock, state = None, None, None, None
+
+    def log_message(self, *a):
+        pass
+
+    def _send(self, code, obj, headers=()):
+        body = json.dumps(obj).encode()
+        self.send_response(code)
+        self.send_header('Content-Type', 'application/json')
+        self.send_header('Content-Length', str(len(body)))
+        for k, v in headers:
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _err(self, code, msg, kind='invalid_request_error'):
+        self._send(code, {'error': {'message': msg, 'type': kind}})
+
+    def do_GET(self):
+        if self.path.rstrip('/') == '/v1/models':
+            data = [{'id': self.engine.name, 'object': 'model', 'owned_by': 'capdistill'}]
+            return self._send(200, {'object': 'list', 'data': data})
+        self._err(404, f'no route {self.path}: use /v1/models or /v1/chat/completions')
+
+    def _injected_failure(self) -> bool:
+        with self.lock:
+            if self.state['fails_left'] > 0:
+                self.state['fails_left'] -= 1
+                self._send(429, {'error': {'message': 'rate limited (fail_first_n)', 'type': 'rate_limit'}},
+                           [('Retry-After', '0')])
+                return True
+        return False
+
+    def do_POST(self):
+        if self.path.rstrip('/') != '/v1/chat/completions':
+            return self._err(404, f'no route {self.path}: use /v1/chat/completions')
+        try:
+            req = json.loads(self.rfile.read(int(self.headers.get('Content-Length', 0))))
+        except (ValueError, json.JSONDecodeError) as e:
+            return self._err(400, f'body is not JSON: {e}')
+        if self._injected_failure():
+            return
+        if not isinstance(req.get('messages'), list) or not req['messages']:
+            return self._err(400, "'messages' must be a non-empty list")
+        if req.get('n', 1) != 1:
+            return self._err(400, 'only n=1 is supported')
+        try:
+            cfg = request_config(req)
+        except ValueError as e:
+            return self._err(400, str(e))
+        with self.lock:
+            try:
+                g = self.engine.generate([req['messages']], cfg, progress=False, cache=self.cache)[0]
+            except Exception as e:
+                return self._err(500, f'{type(e).__name__}: {e}', 'server_error')
+        self._send(200, completion_body(self.engine.name, g, cfg))
+
+
 def serve_openai_compatible(
     engine: Engine, host: str = '127.0.0.1', port: int = 0, fail_first_n: int = 0, cache: GenerationCache | None = None
 ):
     "Serve `engine` over an OpenAI-compatible HTTP API in a daemon thread; returns the server (`.url`, `.shutdown()`)."
-    lock, state = threading.Lock(), {'fails_left': fail_first_n}
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *a):
-            pass
-
-        def _send(self, code, obj, headers=()):
-            body = json.dumps(obj).encode()
-            self.send_response(code)
-            self.send_header('Content-Type', 'application/json')
-            self.send_header('Content-Length', str(len(body)))
-            for k, v in headers:
-                self.send_header(k, v)
-            self.end_headers()
-            self.wfile.write(body)
-
-        def _err(self, code, msg, kind='invalid_request_error'):
-            self._send(code, {'error': {'message': msg, 'type': kind}})
-
-        def do_GET(self):
-            if self.path.rstrip('/') == '/v1/models':
-                return self._send(
-                    200, {'object': 'list', 'data': [{'id': engine.name, 'object': 'model', 'owned_by': 'capdistill'}]}
-                )
-            self._err(404, f'no route {self.path}: use /v1/models or /v1/chat/completions')
-
-        def do_POST(self):
-            if self.path.rstrip('/') != '/v1/chat/completions':
-                return self._err(404, f'no route {self.path}: use /v1/chat/completions')
-            try:
-                req = json.loads(self.rfile.read(int(self.headers.get('Content-Length', 0))))
-            except (ValueError, json.JSONDecodeError) as e:
-                return self._err(400, f'body is not JSON: {e}')
-            with lock:
-                if state['fails_left'] > 0:
-                    state['fails_left'] -= 1
-                    return self._send(
-                        429,
-                        {'error': {'message': 'rate limited (fail_first_n)', 'type': 'rate_limit'}},
-                        [('Retry-After', '0')],
-                    )
-            if not isinstance(req.get('messages'), list) or not req['messages']:
-                return self._err(400, "'messages' must be a non-empty list")
-            if req.get('n', 1) != 1:
-                return self._err(400, 'only n=1 is supported')
-            stop = req.get('stop') or []
-            try:
-                cfg = config_from_dict(
-                    GenerationConfig,
-                    dict(
-                        max_new_tokens=int(req.get('max_completion_tokens') or req.get('max_tokens') or 64),
-                        temperature=float(req.get('temperature', 0.0) if req.get('temperature') is not None else 0.0),
-                        top_p=float(req.get('top_p') if req.get('top_p') is not None else 1.0),
-                        stop=[stop] if isinstance(stop, str) else list(stop),
-                        seed=int(req.get('seed') or 0),
-                        logprobs=int(req.get('top_logprobs') or 1) if req.get('logprobs') else 0,
-                        batch_size=1,
-                    ),
-                    source='request',
-                )
-            except ValueError as e:
-                return self._err(400, str(e))
-            with lock:
-                try:
-                    g = engine.generate([req['messages']], cfg, progress=False, cache=cache)[0]
-                except Exception as e:
-                    return self._err(500, f'{type(e).__name__}: {e}', 'server_error')
-            choice = {
-                'index': 0,
-                'message': {'role': 'assistant', 'content': g.text},
-                'finish_reason': 'length' if g.completion_tokens >= cfg.max_new_tokens else 'stop',
-                'logprobs': {'content': g.logprobs} if g.logprobs is not None else None,
-            }
-            self._send(
-                200,
-                {
-                    'id': f'chatcmpl-{random.getrandbits(64):x}',
-                    'object': 'chat.completion',
-                    'created': int(time.time()),
-                    'model': engine.name,
-                    'choices': [choice],
-                    'usage': {
-                        'prompt_tokens': g.prompt_tokens,
-                        'completion_tokens': g.completion_tokens,
-                        'total_tokens': g.prompt_tokens + g.completion_tokens,
-                    },
-                },
-            )
-
-    srv = ThreadingHTTPServer((host, port), Handler)
+    state = {'fails_left': fail_first_n}
+    handler = type('Handler', (OpenAICompatibleHandler,),
+                   dict(engine=engine, cache=cache, lock=threading.Lock(), state=state))
+    srv = ThreadingHTTPServer((host, port), handler)
     srv.daemon_threads = True
     srv.url = f'http://{host}:{srv.server_address[1]}/v1'
     threading.Thread(target=srv.serve_forever, daemon=True, name='capdistill-openai-server').start()
