@@ -44,7 +44,7 @@ def test_demo_generation_budget_is_never_exceeded(tmp_path):
 
 
 def test_config_typo_is_one_clear_error_before_any_work(tmp_path):
-    p = tmp_path / 'bad.yml'
+    p = tmp_path / 'bad.yaml'
     p.write_text('student: smollm2-135m-pruned\nbudget_gen_tokns: 10\n')
     r = run_cli('demo', '--config', p)
     assert r.returncode == 2

@@ -8,7 +8,7 @@ from capdistill.read.identifier import resolve_requirements
 
 def test_collect_train_and_use_identifier(tmp_path):
     rows_path, model_path = tmp_path / 'interventions.jsonl', tmp_path / 'gphi.pt'
-    cfg = tmp_path / 'gphi.yml'
+    cfg = tmp_path / 'gphi.yaml'
     cfg.write_text('interventions:\n  n_dev: 4\n  max_new_tokens: 32\n  num_interventions: 2\n'
                    '  budget_gen_tokens: 600\n  budget_train_tokens: 700\n')
     r = run_cli('collect-gphi', '--config', cfg, '--set', 'tasks=[word_problem_format, tool_call_format]',

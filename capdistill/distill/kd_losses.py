@@ -87,6 +87,17 @@ def _weights(mask, shape, device, scale):
     return m / m.sum().clamp(min=1) * scale
 
 # %% ../../nbs/30_distill/32_kd_losses.ipynb #9c96c7a8
+def _checked_kind(kind, beta, alpha, temperature):
+    if kind not in KINDS:
+        raise ValueError(f"unknown KD loss kind {kind!r}: use one of {', '.join(KINDS)}")
+    if not 0 <= beta <= 1:
+        raise ValueError(f"kd_loss: beta={beta} must be in [0, 1]")
+    if not 0 <= alpha < 1:
+        raise ValueError(f"kd_loss: alpha={alpha} must be in [0, 1)")
+    if temperature <= 0:
+        raise ValueError(f"kd_loss: temperature={temperature} must be > 0")
+
+
 def kd_loss(
     student_logits,
     teacher_logits,
@@ -101,14 +112,7 @@ def kd_loss(
     """Mean over masked positions of divergence `kind` between teacher and student next-token distributions at
     `temperature`, times τ² if `t2_scale`. Logits are B×T×V (or T×V) and already aligned; `mask` is B×T (or T).
     Chunked over T (`chunk_size` positions): O(B·chunk·V) extra memory in forward and backward."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown KD loss kind {kind!r}: use one of {', '.join(KINDS)}")
-    if not 0 <= beta <= 1:
-        raise ValueError(f"kd_loss: beta={beta} must be in [0, 1]")
-    if not 0 <= alpha < 1:
-        raise ValueError(f"kd_loss: alpha={alpha} must be in [0, 1)")
-    if temperature <= 0:
-        raise ValueError(f"kd_loss: temperature={temperature} must be > 0")
+    _checked_kind(kind, beta, alpha, temperature)
     if student_logits.shape != teacher_logits.shape:
         raise ValueError(
             f"kd_loss: student logits {tuple(student_logits.shape)} and teacher logits {tuple(teacher_logits.shape)} "
@@ -282,17 +286,6 @@ def _select(mask, h, *xs):
         )
     n = int(m.sum())
     return n, h[m], [x[m] if x is not None else None for x in xs]
-
-
-def _checked_kind(kind, beta, alpha, temperature):
-    if kind not in KINDS:
-        raise ValueError(f"unknown KD loss kind {kind!r}: use one of {', '.join(KINDS)}")
-    if not 0 <= beta <= 1:
-        raise ValueError(f"kd_loss: beta={beta} must be in [0, 1]")
-    if not 0 <= alpha < 1:
-        raise ValueError(f"kd_loss: alpha={alpha} must be in [0, 1)")
-    if temperature <= 0:
-        raise ValueError(f"kd_loss: temperature={temperature} must be > 0")
 
 
 def fused_kd_loss(
