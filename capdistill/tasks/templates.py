@@ -15,7 +15,8 @@ from .cards import CAPABILITIES, capability_vector
 from .prompts import Sample, DIFFICULTIES, GENERATORS, sample_difficulties
 
 # %% auto #0
-__all__ = ['allocation_counts', 'PoolTemplate', 'default_pools_dir', 'load_pool', 'pool_sample', 'TemplateConfig', 'sample_batch']
+__all__ = ['SLOT', 'allocation_counts', 'fill_slots', 'PoolTemplate', 'default_pools_dir', 'load_pool', 'pool_sample',
+           'TemplateConfig', 'sample_batch']
 
 # %% ../../nbs/10_tasks/16_templates.ipynb #bcd90f05
 def allocation_counts(allocation, n: int) -> dict[str, int]:
@@ -32,6 +33,20 @@ def allocation_counts(allocation, n: int) -> dict[str, int]:
     return {c: int(k) for c, k in zip(CAPABILITIES, base) if k}
 
 # %% ../../nbs/10_tasks/16_templates.ipynb #c572257d
+SLOT = re.compile(r'\{(\w+)\}')
+
+
+def fill_slots(text: str, vals: dict, depth: int = 3) -> str:
+    """`text` with each `{name}` of a slot in `vals` replaced by its value; a value's own `{slot}`s are filled too
+    (up to `depth` levels). Nothing else is interpreted: braces in values (`{1, 1, 2}`, JSON) stay as written."""
+    def sub(m):
+        v = vals.get(m.group(1))
+        if v is None:
+            return m.group(0)
+        return fill_slots(str(v), vals, depth - 1) if depth > 0 else str(v)
+    return SLOT.sub(sub, text)
+
+
 @dataclass
 class PoolTemplate:
     template: str
@@ -44,13 +59,7 @@ class PoolTemplate:
         if self.fixed:
             return self.template
         vals = {k: v[int(rng.integers(len(v)))] for k, v in self.slots.items()}
-        out = self.template
-        for _ in range(3):  # slot values may themselves contain slots
-            new = out.format(**vals)
-            if new == out:
-                break
-            out = new
-        return out
+        return fill_slots(self.template, vals)
 
 
 def default_pools_dir() -> Path:
