@@ -9,15 +9,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, get_type_hints
 import yaml
-from .core.config import Config, ConfigError, cfield, config_from_dict, project_root, read_yaml
+from .core.config import Config, ConfigError, cfield, config_from_dict, merge, project_root, read_yaml
 
 # %% auto #0
-__all__ = ['RL_METHODS', 'COMMANDS', 'parse_overrides', 'merge', 'build_config', 'config_fields', 'config_help', 'Command',
-           'PrepareConfig', 'run_prepare', 'command_target', 'make_parser', 'run_kwargs', 'run_command', 'main']
+__all__ = ['RL_METHODS', 'COMMANDS', 'parse_overrides', 'reference_read_file', 'build_config', 'config_fields', 'config_help',
+           'Command', 'PrepareConfig', 'run_prepare', 'command_target', 'make_parser', 'run_kwargs', 'run_command',
+           'main']
 
 # %% ../nbs/99_cli.ipynb #2572ad19
-def _scalar(v: str):
-    val = yaml.safe_load(v) if v.strip() else ''
+def _scalar(v: str, item: str, source: str = '--set'):
+    "The YAML value `v` of override `item`; one clear error when it is not YAML."
+    try:
+        val = yaml.safe_load(v) if v.strip() else ''
+    except yaml.YAMLError as e:
+        why = getattr(e, 'problem', None) or type(e).__name__
+        raise ConfigError(f"{source} {item}: cannot read the value {v!r} as YAML ({why}). Close its brackets, or "
+                          f"quote it to pass a string: {source} '{item.partition('=')[0]}=\"...\"'") from None
     if isinstance(val, str):  # YAML 1.1 reads '1e-5' as a string
         try:
             val = float(val)
@@ -39,38 +46,56 @@ def parse_overrides(items, source: str = '--set') -> dict:
             node = node.setdefault(p, {})
             if not isinstance(node, dict):
                 raise ConfigError(f"{source} {it!r}: '{p}' is set both as a value and as a section")
-        node[leaf] = _scalar(v)
-    return out
-
-
-def merge(base: dict, over: dict) -> dict:
-    "`base` with `over` merged in, nested mappings key by key."
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        node[leaf] = _scalar(v, it, source)
     return out
 
 # %% ../nbs/99_cli.ipynb #e43f7bbc
-def _message(e: ConfigError) -> str:
-    return str(e).split(': ', 1)[-1]  # the message without its source
+_SOURCE = '<source>'  # stands for the source in a message until we know who caused the error
+
+
+def _fails_with(cls, data: dict, msg: str) -> bool:
+    "Does `data` alone give the error `msg`?"
+    try:
+        config_from_dict(cls, data, source=_SOURCE)
+    except ConfigError as e:
+        return str(e) == msg
+    return False
+
+
+def _culprit(cls, data: dict, src: str, sets: list, msg: str) -> str:
+    "The source of error `msg` of file `src` (`data`) + `sets`: the file, the one `--set` that gives it, or all."
+    if _fails_with(cls, data, msg):
+        return src
+    for it in sets:
+        if _fails_with(cls, merge(data, parse_overrides([it])), msg):
+            return f"--set {it}"
+    return ' '.join(f"--set {it}" for it in sets)
+
+
+def reference_read_file(cls, data: dict) -> bool:
+    "Is `data` a ReAD reference `read.yml` given to `capdistill read`? (`capdistill.read.compat` maps it)"
+    if cls.__name__ != 'ReadConfig':
+        return False
+    from capdistill.read.compat import is_reference_read_config
+
+    return is_reference_read_config(data)
 
 
 def build_config(cls, path=None, sets=None):
     "Config `cls` from YAML file `path` (None: the defaults) with `--set` overrides, each error blamed on its source."
     data = read_yaml(path) if path else {}
+    if path and reference_read_file(cls, data):  # the ReAD reference's read.yml: mapped onto ReadConfig
+        from capdistill.read.compat import load_read_config
+
+        return load_read_config(path, parse_overrides(sets))
     src = str(path) if path else 'defaults'
     over = parse_overrides(sets)
     if not over:
         return config_from_dict(cls, data, source=src)
     try:
-        return config_from_dict(cls, merge(data, over), source=f"--set (over {src})")
+        return config_from_dict(cls, merge(data, over), source=_SOURCE)
     except ConfigError as e:
-        try:
-            config_from_dict(cls, data, source=src)
-        except ConfigError as fe:
-            if _message(fe) == _message(e):  # the file alone has this problem: name the file
-                raise fe from None
-        raise
+        raise ConfigError(str(e).replace(_SOURCE, _culprit(cls, data, src, list(sets), str(e)))) from None
 
 # %% ../nbs/99_cli.ipynb #8dc26c70
 def _tname(tp) -> str:

@@ -54,7 +54,7 @@ def test_config_typo_is_one_clear_error_before_any_work(tmp_path):
 
 def test_set_override_and_its_error(tmp_path):
     r = run_cli('demo', '--config', _cfg(tmp_path), '--set', 'teacher.generation.top_p=2')
-    assert r.returncode == 2 and "--set (over " in r.stderr
+    assert r.returncode == 2 and "--set teacher.generation.top_p=2: " in r.stderr
     assert "'teacher.generation.top_p' = 2.0 is out of range" in r.stderr
     assert 'Traceback' not in r.stderr
 

@@ -194,7 +194,8 @@ def test_python_layer_alone(tmp_path, listener, attack):
         'net': f'import socket; socket.create_connection(("127.0.0.1", {listener.getsockname()[1]}))',
         'kill': f'import os; os.kill({os.getpid()}, 0)',
     }[attack]
-    r = run_python(code, SandboxConfig(kernel_guards=False))
+    # the Python layer alone confines no reads: the weak sandbox must be allowed explicitly
+    r = run_python(code, SandboxConfig(kernel_guards=False, bwrap="never", allow_weak_sandbox=True))
     assert r.status == 'blocked'
     assert list(tmp_path.iterdir()) == []
     assert_nobody_connected(listener)

@@ -159,3 +159,21 @@ def test_read_vs_baselines_template(tmp_path):
         res = json.loads((tmp_path / 'out' / f'method-{m}.json').read_text())
         assert res['metrics']['tokens_generation'] + res['metrics']['tokens_training'] <= res['parameters']['budget']
         assert set(res['curves']['pass@k']) == {'1', '2', '4'}
+
+
+@pytest.mark.skipif(not os.environ.get('CAPDISTILL_SLOW_TESTS'), reason='minutes on CPU: set CAPDISTILL_SLOW_TESTS=1')
+@pytest.mark.parametrize('template,methods,fixed', [
+    ('rl_vs_distillation.ipynb', ['sft', 'kd', 'gkd', 'grpo'], {'max_steps': 100, 'epochs': 50}),
+    ('reward_loop.ipynb', ['reward_loop', 'sft'], {'budget': 3000, 'n_train': 6, 'n_heldout': 3}),
+])
+def test_equal_budget_templates(tmp_path, template, methods, fixed):
+    "Every method of a template runs and its ledger is stopped by the same budget (within one batch)."
+    grid = tmp_path / 'g.yaml'
+    grid.write_text(yaml.safe_dump(dict(template=template, output_dir=str(tmp_path / 'out'),
+                                        parameters={'method': methods}, fixed={'seed': 1, **fixed})))
+    r = sweep(grid, timeout=3600)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+    res = {m: json.loads((tmp_path / 'out' / f'method-{m}.json').read_text()) for m in methods}
+    budget = res[methods[0]]['parameters']['budget']
+    spent = {m: x['metrics']['tokens_spent'] for m, x in res.items()}
+    assert all(0.8 * budget <= s <= budget for s in spent.values()), spent

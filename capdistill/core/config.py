@@ -14,7 +14,7 @@ import yaml
 
 # %% auto #0
 __all__ = ['project_root', 'capdistill_home', 'shared_data_dir', 'ConfigError', 'cfield', 'check_config', 'Config',
-           'config_from_dict', 'read_yaml', 'load_config', 'config_to_dict', 'save_config', 'seed_everything']
+           'config_from_dict', 'read_yaml', 'merge', 'load_config', 'config_to_dict', 'save_config', 'seed_everything']
 
 # %% ../../nbs/00_core/01_config.ipynb #9cf2e53f
 def project_root() -> Path:
@@ -140,12 +140,22 @@ def _check_range(val, md, where, src):
         raise ConfigError(f"{src}: key '{where}' = {val!r} is not allowed: choose one of {list(md['choices'])}.")
 
 
-_CONTEXT = contextvars.ContextVar('capdistill_config_source', default=None)  # (source, key prefix) while loading
+# (class, source, key prefix) of the config `config_from_dict` is building; its own check consumes it, so a config
+# built meanwhile (a default factory, a validate()) is never blamed on that source
+_CONTEXT = contextvars.ContextVar('capdistill_config_source', default=None)
+
+
+def _source_of(obj) -> tuple[str, str]:
+    ctx = _CONTEXT.get()
+    if ctx is not None and ctx[0] is type(obj):
+        _CONTEXT.set(None)
+        return ctx[1], ctx[2]
+    return f"{type(obj).__name__}(...)", ''
 
 
 def check_config(obj):
     "Check every field of config `obj` (type, range, choices; int -> float), then its `validate()`."
-    source, prefix = _CONTEXT.get() or (f"{type(obj).__name__}(...)", '')
+    source, prefix = _source_of(obj)
     hints = get_type_hints(type(obj))
     for f in fields(obj):
         if not f.init:
@@ -156,9 +166,9 @@ def check_config(obj):
     if hasattr(obj, 'validate'):
         try:
             obj.validate()
-        except ConfigError:
-            raise
         except (ValueError, TypeError) as e:
+            if isinstance(e, ConfigError) and str(e).startswith(source):
+                raise
             raise ConfigError(f"{source}: {prefix.rstrip('.') or type(obj).__name__}: {e}") from None
 
 
@@ -185,7 +195,7 @@ def config_from_dict(cls, d: dict | None, source: str = '<dict>', prefix: str = 
             raise ConfigError(
                 f"{source}: unknown key '{prefix}{k}' for {cls.__name__}.{hint} Valid keys: {', '.join(flds)}."
             )
-    token = _CONTEXT.set((source, prefix))
+    token = _CONTEXT.set((cls, source, prefix))
     try:
         obj = cls(**d)
         if not isinstance(obj, Config):
@@ -194,20 +204,75 @@ def config_from_dict(cls, d: dict | None, source: str = '<dict>', prefix: str = 
         _CONTEXT.reset(token)
     return obj
 
+# %% ../../nbs/00_core/01_config.ipynb #f42d7101
+class _StrictLoader(yaml.SafeLoader):
+    "PyYAML's safe loader, refusing a key given twice in one mapping (PyYAML keeps the last one silently)."
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            if key_node.tag == 'tag:yaml.org,2002:merge':  # `<<: *base` then overriding a key is not a duplicate
+                continue
+            key, line = self.construct_object(key_node, deep=True), key_node.start_mark.line + 1
+            try:
+                first = seen.get(key)
+            except TypeError:  # an unhashable key: the base class says so
+                continue
+            if first is not None:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is given twice (line {first} and line {line}); keep one of them",
+                    key_node.start_mark)
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def _decode(path: Path) -> str:
+    "The text of config file `path`: UTF-8 (a BOM is fine), not a directory, not empty."
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a directory, not a config file. Pass a YAML file, e.g. "
+                          f"{project_root() / 'configs' / 'read.yaml'}.")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode('utf-8-sig')
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b'\n') + 1
+        raise ConfigError(f"{path}: not UTF-8 text (byte {raw[e.start]:#04x} at line {line}). "
+                          "Save the file as UTF-8.") from None
+    if not text.strip():
+        raise ConfigError(f"{path}: the config file is empty. Write the keys to change (`capdistill <command> "
+                          "--help` lists them), or `{}` to run with every default.")
+    return text
+
 # %% ../../nbs/00_core/01_config.ipynb #b2bac147
 def read_yaml(path) -> dict:
-    "The mapping in YAML file `path` (an empty file is an empty mapping); errors name the file, line and fix."
+    """The mapping in YAML file `path` (comments only: an empty mapping); an empty, non-UTF-8, duplicate-key or
+    non-mapping file is a `ConfigError` naming the file, the line and the fix."""
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: config file not found. Check the path "
                           f"(configs live in {project_root() / 'configs'}).")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.load(_decode(path), Loader=_StrictLoader)
     except yaml.YAMLError as e:
         mark = getattr(e, 'problem_mark', None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ''
         raise ConfigError(f"{path}: invalid YAML{at}: {getattr(e, 'problem', e)}. Fix the syntax there.") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read the config file ({e.strerror or e}).") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of `key: value` lines, got a "
+                          f"{type(data).__name__} ({str(data)[:60]!r}).")
     return data
+
+
+def merge(base: dict, over: dict) -> dict:
+    "`base` with `over` merged in, nested mappings key by key (how `--set` overrides apply to a YAML file)."
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
 
 
 def load_config(path, cls, section: str | None = None, overrides: dict | None = None):

@@ -4,16 +4,16 @@
 
 # %% ../../nbs/00_core/04_models.ipynb #72577472
 from __future__ import annotations
-import contextlib, copy, fcntl, importlib.util, json, os, shutil, time, warnings
+import contextlib, copy, difflib, fcntl, functools, importlib.util, json, os, shutil, time, urllib.request, warnings
 from pathlib import Path
 import torch
 from torch import nn
 from .config import capdistill_home
 
 # %% auto #0
-__all__ = ['MODELS', 'ModelLoadError', 'TokenizerMismatch', 'resolve_dtype', 'model_cache_dir', 'ensure_cached', 'load_tokenizer',
-           'load_model', 'chat_text', 'generate', 'encode_chat', 'score_responses', 'perplexity', 'prune_layers',
-           'count_params', 'check_tokenizers_match', 'tiny_model']
+__all__ = ['MODELS', 'ModelLoadError', 'TokenizerMismatch', 'resolve_dtype', 'model_cache_dir', 'ensure_cached', 'hub_reachable',
+           'load_tokenizer', 'load_model', 'chat_text', 'generate', 'encode_chat', 'score_responses', 'perplexity',
+           'prune_layers', 'count_params', 'check_tokenizers_match', 'tiny_model']
 
 # %% ../../nbs/00_core/04_models.ipynb #886745b6
 MODELS = {
@@ -145,18 +145,85 @@ def ensure_cached(name: str, rebuild: bool = False) -> Path:
         print(f"capdistill: {name} cached in {time.time() - t0:.0f} s", flush=True)
     return d
 
-# %% ../../nbs/00_core/04_models.ipynb #390b41d2
+# %% ../../nbs/00_core/04_models.ipynb #14a0f391
 def _hub_offline() -> bool:
     return os.environ.get('HF_HUB_OFFLINE', '0').lower() in ('1', 'true', 'yes')
 
 
+@functools.lru_cache(maxsize=None)
+def hub_reachable(timeout: float = 3.0) -> bool:
+    "Does the Hugging Face hub (`HF_ENDPOINT`) answer one HEAD request within `timeout` seconds? Asked once a process."
+    from huggingface_hub import constants
+
+    try:
+        urllib.request.urlopen(urllib.request.Request(constants.ENDPOINT, method='HEAD'), timeout=timeout).close()
+    except urllib.error.HTTPError:  # it answered, if only with an error status
+        return True
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def _looks_like_path(name) -> bool:
+    return str(name).startswith(('.', '/', '~')) or os.sep in str(name) and str(name).count('/') != 1
+
+
+def _not_local(name) -> str:
+    close = difflib.get_close_matches(str(name), MODELS, n=1)
+    hint = f" Did you mean '{close[0]}'?" if close else ''
+    return (
+        f"It is neither a built-in name ({', '.join(MODELS)}) nor an existing local directory.{hint} Where a hub is"
+        f" reachable, download it (`hf download {name}`) and point HF_HOME at that cache, or pass a local model"
+        " directory."
+    )
+
+
+def _local_files_only(name) -> bool:
+    """`local_files_only` for `from_pretrained(name)`: True when offline or when the hub cannot be reached but the
+    local cache has `name`; a `ModelLoadError` at once when `name` cannot be found anywhere."""
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    if _hub_offline() or Path(str(name)).expanduser().exists():
+        return _hub_offline()
+    if _looks_like_path(name):
+        raise ModelLoadError(_load_hint(name, FileNotFoundError(name)))
+    if hub_reachable():
+        return False
+    try:
+        cached = any(isinstance(try_to_load_from_cache(str(name), f), str)
+                     for f in ('config.json', 'tokenizer_config.json'))
+    except ValueError:  # not a valid hub id
+        cached = False
+    if cached:
+        return True
+    raise ModelLoadError(f"could not load '{name}': the hub ({constants.ENDPOINT}) is unreachable and the local"
+                         f" Hugging Face cache ({constants.HF_HUB_CACHE}) has no copy. {_not_local(name)}")
+
+
+@contextlib.contextmanager
+def _hub_access(name):
+    """`local_files_only` for `from_pretrained(name)`, for the length of the block. When it is True because the hub
+    is unreachable, the hub client is put offline meanwhile: transformers asks the hub for optional files (e.g. an
+    adapter config) even with `local_files_only`, and each ask costs a minute of retries."""
+    from huggingface_hub import constants
+
+    local = _local_files_only(name)
+    old = constants.HF_HUB_OFFLINE
+    constants.HF_HUB_OFFLINE = old or local
+    try:
+        yield local
+    finally:
+        constants.HF_HUB_OFFLINE = old
+
+# %% ../../nbs/00_core/04_models.ipynb #390b41d2
 def load_tokenizer(name_or_path: str):
     "The tokenizer of a built-in model, local directory or hub id (left padding for generation; pad = eos if unset)."
     from transformers import AutoTokenizer
 
     src = ensure_cached(name_or_path) if name_or_path in MODELS else name_or_path
     try:
-        tok = AutoTokenizer.from_pretrained(src, local_files_only=_hub_offline())
+        with _hub_access(src) as local:
+            tok = AutoTokenizer.from_pretrained(src, local_files_only=local)
     except (OSError, ValueError) as e:
         raise ModelLoadError(_load_hint(name_or_path, e)) from e
     if tok.pad_token is None:
@@ -171,18 +238,14 @@ def _load_hint(name, e) -> str:
             f"'{name}' exists but is not a loadable model directory ({type(e).__name__}: {e}). It needs config.json and"
             " weights (save_pretrained output)."
         )
-    if str(name).startswith(('.', '/', '~')) or os.sep in str(name) and str(name).count('/') != 1:
+    if _looks_like_path(name):
         return f"model path '{name}' does not exist. Check the path, or use a built-in name: {', '.join(MODELS)}."
     off = (
         ' (HF_HUB_OFFLINE=1: only the local HF cache is searched)'
         if _hub_offline()
         else ' (the hub was unreachable or the id is wrong)'
     )
-    return (
-        f"could not load '{name}'{off}: {type(e).__name__}. It is neither a built-in name ({', '.join(MODELS)}) nor an"
-        f" existing local directory. Where a hub is reachable, download it (`hf download {name}`) and point HF_HOME at"
-        " that cache, or pass a local model directory."
-    )
+    return f"could not load '{name}'{off}: {type(e).__name__}. {_not_local(name)}"
 
 
 def load_model(name_or_path: str, dtype=None, device=None):
@@ -200,7 +263,8 @@ def load_model(name_or_path: str, dtype=None, device=None):
             model = AutoModelForCausalLM.from_pretrained(d, dtype=dtype)
     else:
         try:
-            model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=dtype, local_files_only=_hub_offline())
+            with _hub_access(name_or_path) as local:
+                model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=dtype, local_files_only=local)
         except (OSError, ValueError) as e:
             raise ModelLoadError(_load_hint(name_or_path, e)) from e
     tok = load_tokenizer(name_or_path)

@@ -4,14 +4,15 @@
 
 # %% ../../nbs/00_core/03_rundir.ipynb #e98dc337
 from __future__ import annotations
-import json, os, platform, subprocess, sys, datetime
+import fcntl, json, os, platform, subprocess, sys, datetime, warnings
 from importlib import metadata
 from pathlib import Path
-from .config import project_root, config_to_dict
+from .config import ConfigError, project_root, config_to_dict
 from .ledger import TokenLedger
 
 # %% auto #0
-__all__ = ['package_versions', 'git_sha', 'write_text_atomic', 'write_json_atomic', 'write_jsonl_atomic', 'RunDir']
+__all__ = ['package_versions', 'git_sha', 'write_text_atomic', 'write_json_atomic', 'write_jsonl_atomic', 'config_diff', 'RunDir',
+           'record_line', 'append_record', 'read_records']
 
 # %% ../../nbs/00_core/03_rundir.ipynb #0e0e2917
 _PKGS = ('capdistill', 'torch', 'transformers', 'trl', 'accelerate', 'peft', 'datasets', 'numpy')
@@ -62,12 +63,39 @@ def write_json_atomic(path, obj) -> Path:
 
 
 def write_jsonl_atomic(path, rows) -> Path:
-    "Atomically write `rows` as JSON lines."
-    return write_text_atomic(path, ''.join(json.dumps(r, ensure_ascii=False, default=str) + '\n' for r in rows))
+    "Atomically write `rows` as JSON lines (ASCII-escaped, the format of `append_record`)."
+    return write_text_atomic(path, ''.join(json.dumps(r, ensure_ascii=True, default=str) + '\n' for r in rows))
 
 
 def _now():
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')
+
+# %% ../../nbs/00_core/03_rundir.ipynb #e22da75d
+_START_OVER = "Rerun with --fresh (fresh=True) to start over (it deletes that run), or choose another --output-dir."
+class _Absent:
+    def __repr__(self):
+        return '(absent)'
+
+
+_ABSENT = _Absent()
+
+
+def config_diff(old: dict, new: dict, prefix: str = '') -> list[str]:
+    "Dotted keys whose values differ between two config dicts (nested sections compared key by key)."
+    out = []
+    for k in sorted(set(old) | set(new), key=str):
+        a, b = old.get(k, _ABSENT), new.get(k, _ABSENT)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += config_diff(a, b, f'{prefix}{k}.')
+        elif a != b:
+            out.append(f'{prefix}{k}')
+    return out
+
+
+def _at(d: dict, dotted: str):
+    for k in dotted.split('.'):
+        d = d.get(k, _ABSENT) if isinstance(d, dict) else _ABSENT
+    return d
 
 # %% ../../nbs/00_core/03_rundir.ipynb #202b1445
 class RunDir:
@@ -83,19 +111,7 @@ class RunDir:
                 raise FileExistsError(
                     f"{self.path} already holds a run; pass resume=True (or --resume) or choose another output dir."
                 )
-            self.manifest = json.loads(self.mpath.read_text())
-            old = self.manifest.get('config', {})
-            if config is not None and old != cfg:
-                diff = sorted(k for k in set(old) | set(cfg) if old.get(k) != cfg.get(k))
-                raise ValueError(
-                    f"{self.mpath}: cannot resume with a different config (keys differ: {diff}). "
-                    "Use a new output dir, or restore the recorded config."
-                )
-            self.ledger = TokenLedger.from_dict(self.manifest['ledger'])
-            self.resumed = True
-            if self.manifest.get('status') != 'completed':
-                self.manifest.setdefault('resumes', []).append(_now())
-                self.manifest['status'] = 'running'
+            self._reopen(cfg if config is not None else None)
         else:
             self.path.mkdir(parents=True, exist_ok=True)
             self.ledger = ledger or TokenLedger()
@@ -114,6 +130,26 @@ class RunDir:
                 state={},
             )
         self.save()
+
+    def _reopen(self, cfg: dict | None):
+        "Load the manifest of an existing run to resume it; `cfg` (unless None) must equal the recorded config."
+        try:
+            self.manifest = json.loads(self.mpath.read_text())
+        except ValueError as e:  # not UTF-8, not JSON
+            raise ConfigError(f"{self.mpath}: not a readable manifest ({e}). {_START_OVER}") from None
+        old = self.manifest.get('config', {})
+        if cfg is not None and old != cfg:
+            diff = config_diff(old, cfg)
+            shown = '; '.join(f"{k}: {_at(old, k)!r} in the run, {_at(cfg, k)!r} now" for k in diff[:5])
+            raise ConfigError(
+                f"{self.path} holds a run with a different config (keys differ: {diff}; {shown}). "
+                f"A run resumes only with its recorded config. {_START_OVER}"
+            )
+        self.ledger = TokenLedger.from_dict(self.manifest['ledger'])
+        self.resumed = True
+        if self.manifest.get('status') != 'completed':
+            self.manifest.setdefault('resumes', []).append(_now())
+            self.manifest['status'] = 'running'
 
     @property
     def completed(self) -> bool:
@@ -145,3 +181,144 @@ class RunDir:
 
     def __repr__(self):
         return f"RunDir({str(self.path)!r}, status={self.manifest.get('status')!r}, resumed={self.resumed})"
+
+# %% ../../nbs/00_core/03_rundir.ipynb #09e220f5
+def record_line(rec: dict) -> bytes:
+    "One record as a line of ASCII JSON (non-ASCII `\\u`-escaped, so a torn write never splits a character)."
+    if not isinstance(rec, dict):
+        raise TypeError(f"a record is a JSON object (a dict), not a {type(rec).__name__}")
+    return (json.dumps(rec, ensure_ascii=True) + '\n').encode('ascii')
+
+
+def _tail_start(f, size: int, chunk: int = 1 << 16) -> int:
+    "Offset of the first byte after the last newline of open binary file `f` of `size` bytes (0: none)."
+    end = size
+    while end > 0:
+        start = max(0, end - chunk)
+        f.seek(start)
+        i = f.read(end - start).rfind(b'\n')
+        if i >= 0:
+            return start + i + 1
+        end = start
+    return 0
+
+
+def _seal(f, path):
+    "Make locked file `f` end with a newline: a complete unterminated last line gets one, a torn one is cut off."
+    size = f.seek(0, os.SEEK_END)
+    if size == 0:
+        return
+    f.seek(size - 1)
+    if f.read(1) == b'\n':
+        return
+    start = _tail_start(f, size)
+    f.seek(start)
+    if _parse(f.read()) is not _BAD:
+        f.write(b'\n')
+        return
+    warnings.warn(f"{path}: cutting off a torn last record ({size - start} bytes; a crash during a write).")
+    os.ftruncate(f.fileno(), start)
+
+
+def append_record(path, rec: dict) -> Path:
+    "Append `rec` durably to JSONL `path`: one `write` under an exclusive lock, flush + fsync; a torn tail goes first."
+    line = record_line(rec)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, 'a+b') as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            _seal(f, path)
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+    return path
+
+# %% ../../nbs/00_core/03_rundir.ipynb #f1f67c0a
+_BAD = object()
+_JSON_TYPES = {list: 'array', str: 'string', int: 'number', float: 'number', bool: 'boolean', type(None): 'null'}
+_DECODER = json.JSONDecoder()
+
+
+def _parse(line: bytes):
+    "The JSON value of `line`, or `_BAD` if it is not UTF-8 JSON."
+    try:
+        return json.loads(line.decode('utf-8'))
+    except (ValueError, RecursionError):  # UnicodeDecodeError, JSONDecodeError; absurdly deep nesting
+        return _BAD
+
+
+def _utf8(s: str) -> bool:
+    try:
+        s.encode('utf-8')  # fails on the surrogates that stand for undecodable bytes
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _after_fragment(line: bytes):
+    "`(record, fragment bytes)` when `line` is a torn record's start followed by a complete one, else None."
+    s = line.decode('utf-8', 'surrogateescape').rstrip()
+    if not s.startswith('{'):
+        return None
+    i = len(s)
+    while (i := s.rfind('{', 1, i)) > 0:  # from the right: the first hit is the shortest complete tail
+        try:
+            rec, end = _DECODER.raw_decode(s, i)
+        except (ValueError, RecursionError):
+            continue
+        if end == len(s) and isinstance(rec, dict) and _utf8(s[i:]):
+            return rec, len(s[:i].encode('utf-8', 'surrogateescape'))
+    return None
+
+
+def _line_record(path, n: int, line: bytes, torn_ok: bool, append_only: bool):
+    "The record on line `n`, `_BAD` for a torn tail (with a warning); a `ConfigError` for a damaged line."
+    rec = _parse(line)
+    if rec is _BAD and torn_ok:
+        warnings.warn(f"{path}: line {n} is a torn record ({len(line)} bytes; a crash during a write); ignoring it.")
+        return _BAD
+    if rec is _BAD and append_only and (found := _after_fragment(line)):
+        rec, k = found
+        warnings.warn(f"{path}: line {n} starts with a torn record ({k} bytes) followed by a complete one; "
+                      "keeping the complete one.")
+    if rec is _BAD:
+        raise _damage(path, n, line)
+    if not isinstance(rec, dict):
+        kind = _JSON_TYPES.get(type(rec), type(rec).__name__)
+        raise ConfigError(f"{path}: line {n} holds a JSON {kind}, not an object: every line must be one record "
+                          "{\"key\": value, ...}.")
+    return rec
+
+
+def _damage(path, n: int, line: bytes) -> ConfigError:
+    "The error for damaged line `n`: not UTF-8, or not JSON."
+    try:
+        json.loads(line.decode('utf-8'))
+    except UnicodeDecodeError as e:
+        why = f"is not UTF-8 text ({e.reason} at byte {e.start + 1})"
+    except json.JSONDecodeError as e:
+        why = f"is not valid JSON ({e.msg} at column {e.colno})"
+    except RecursionError:
+        why = "is not a record (JSON nested too deeply)"
+    return ConfigError(f"{path}: line {n} {why}. Delete or fix that line (or delete the file, to start it over).")
+
+
+def read_records(path, *, numbered: bool = False, append_only: bool = True) -> list:
+    """The records of JSONL `path`: `[record]`, or `[(line number, record)]` when `numbered`. Blank lines are skipped;
+    with `append_only` a torn last line (no newline after it) is dropped with a warning, see above."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"{p}: cannot read it ({e.strerror or e})") from None
+    lines, out = raw.split(b'\n'), []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        rec = _line_record(p, n, line, append_only and n == len(lines), append_only)
+        if rec is not _BAD:
+            out.append((n, rec) if numbered else rec)
+    return out

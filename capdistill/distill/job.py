@@ -10,7 +10,7 @@ from pathlib import Path
 from ..core.config import Config, ConfigError, cfield, project_root
 from ..core.ledger import TokenLedger
 from ..core.models import check_tokenizers_match, load_model
-from ..core.rundir import RunDir, write_json_atomic
+from ..core.rundir import RunDir, read_records, write_json_atomic
 from .kd import KDConfig, gkd_train, kd_train
 from .sft import apply_lora, is_sharded, sft_train
 from ..teachers.spec import TeacherConfig, make_teacher
@@ -59,12 +59,15 @@ def load_pairs(path) -> list[tuple]:
     p = Path(path)
     if not p.exists():
         raise ConfigError(f"{p}: data not found; make it with `capdistill generate-batch --set output={p} ...`")
-    rows = [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
-    bad = [i + 1 for i, r in enumerate(rows)
-           if not isinstance(r.get('prompt'), (str, list)) or not isinstance(r.get('response'), str)]
+    rows = read_records(p, numbered=True, append_only=False)  # written whole: every line must be a record
+    bad = [n for n, r in rows if not isinstance(r.get('prompt'), (str, list)) or not isinstance(r.get('response'), str)]
     if bad:
         raise ConfigError(f"{p}: line(s) {bad[:5]} lack a 'prompt' and a 'response' string (the generate-batch format)")
-    return [(r['prompt'], r['response']) for r in rows if r.get('kept', True)]
+    pairs = [(r['prompt'], r['response']) for _, r in rows if r.get('kept', True)]
+    if not pairs:
+        raise ConfigError(f"{p}: no rows to train on ({len(rows)} rows, none kept), so a run would save an untrained "
+                          "student; make the data with `capdistill generate-batch`")
+    return pairs
 
 # %% ../../nbs/30_distill/34_job.ipynb #46c90c70
 def distill_models(cfg: DistillConfig, device=None):

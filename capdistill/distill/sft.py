@@ -18,8 +18,8 @@ from ..core.rundir import write_json_atomic
 # %% auto #0
 __all__ = ['SFTConfig', 'apply_lora', 'batch_charge', 'collate', 'encode_examples', 'fit_batch', 'epoch_order', 'is_sharded',
            'latest_checkpoint', 'save_checkpoint', 'load_checkpoint', 'release_freed_memory',
-           'optimizer_step_and_record', 'new_stats', 'TrainState', 'start_training', 'global_batches',
-           'fit_global_batch', 'train_step', 'train_loop', 'sft_loss', 'sft_train']
+           'optimizer_step_and_record', 'new_stats', 'TrainState', 'warmup_schedule', 'start_training',
+           'global_batches', 'fit_global_batch', 'train_step', 'train_loop', 'sft_loss', 'sft_train']
 
 # %% ../../nbs/30_distill/31_sft.ipynb #bc6576d9
 @dataclass
@@ -277,9 +277,15 @@ class TrainState:
                             self.stats, cursor)
 
 
+def warmup_schedule(opt, warmup_steps: int):
+    "The learning-rate schedule of every training loop: linear warmup over `warmup_steps` steps, then constant."
+    return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / (warmup_steps + 1)))
+
+
 def start_training(model, cfg, ledger, optimizer=None, accelerator=None, extra_stats=None,
-                   trim_memory: bool = False) -> TrainState:
-    "The accelerator, AdamW over the trainable weights (unless `optimizer`), linear warmup, prepared model, generator."
+                   trim_memory: bool = False, scheduler=None) -> TrainState:
+    """The accelerator, AdamW over the trainable weights (unless `optimizer`), linear warmup (unless `scheduler`, e.g.
+    one carried over from an earlier call with the same `optimizer`), prepared model, generator."""
     acc = accelerator
     if acc is None:
         from accelerate import Accelerator
@@ -290,7 +296,7 @@ def start_training(model, cfg, ledger, optimizer=None, accelerator=None, extra_s
     opt = optimizer or torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay
     )
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / (cfg.warmup_steps + 1)))
+    sched = scheduler or warmup_schedule(opt, cfg.warmup_steps)
     model, opt = acc.prepare(model, opt)
     gen = torch.Generator().manual_seed(cfg.seed)
     return TrainState(acc, model, opt, sched, gen, ledger, new_stats(extra_stats), cfg)
@@ -336,14 +342,14 @@ def train_step(st: TrainState, local: list[dict], rows, kept, charge, loss_fn, b
 # %% ../../nbs/30_distill/31_sft.ipynb #a7b0b473
 def train_loop(model, examples: list[dict], cfg, ledger, *, fit, charge, loss_fn, before_batch=None, optimizer=None,
                accelerator=None, checkpoint_dir=None, save_every: int = 0, progress=True, on_step=None, desc='train',
-               extra_stats=None, trim_memory: bool = False):
+               extra_stats=None, trim_memory: bool = False, scheduler=None):
     """Shared budgeted loop. `examples`: dicts with `id`, `ids`, `n_p` (and whatever `before_batch`/`loss_fn` use);
     `fit(global_batch, ledger, cfg)` -> (kept, cut) on `(ids, n_p)` stand-ins; `charge(kept)` -> ledger charges;
     `loss_fn(model, local_rows)` -> (loss, {stat: value}); `before_batch(model, rows, stats, gen)` may replace a
     rank's rows."""
     from tqdm.auto import tqdm
 
-    st = start_training(model, cfg, ledger, optimizer, accelerator, extra_stats, trim_memory)
+    st = start_training(model, cfg, ledger, optimizer, accelerator, extra_stats, trim_memory, scheduler)
     acc, stats = st.acc, st.stats
     cursor = st.resume(checkpoint_dir)
     if stats['finished']:
@@ -395,9 +401,10 @@ def sft_loss(model, rows: list[dict], pad_id: int, bf16: bool = True):
 
 def sft_train(model, tok, pairs: list[tuple], cfg: SFTConfig | None = None, ledger: TokenLedger | None = None,
               optimizer=None, progress: bool = True, on_step=None, checkpoint_dir=None, save_every: int = 0,
-              accelerator=None) -> dict:
+              accelerator=None, scheduler=None) -> dict:
     """Train on `(prompt, response)` pairs until done or the ledger's training budget is spent; returns stats.
-    With `checkpoint_dir` (and `save_every` steps) it checkpoints, and resumes from the newest checkpoint there."""
+    With `checkpoint_dir` (and `save_every` steps) it checkpoints, and resumes from the newest checkpoint there.
+    `optimizer` and `scheduler` carry an AdamW and its schedule over from an earlier call (ReAD's intervals)."""
     cfg = cfg or SFTConfig()
     ledger = ledger or TokenLedger()
     return train_loop(
@@ -406,5 +413,5 @@ def sft_train(model, tok, pairs: list[tuple], cfg: SFTConfig | None = None, ledg
         charge=lambda kept: batch_charge(kept, cfg.count_prompt, cfg.count_padding),
         loss_fn=partial(sft_loss, pad_id=tok.pad_token_id, bf16=cfg.bf16),
         optimizer=optimizer, accelerator=accelerator, checkpoint_dir=checkpoint_dir, save_every=save_every,
-        progress=progress, on_step=on_step, desc='sft',
+        progress=progress, on_step=on_step, desc='sft', scheduler=scheduler,
     )

@@ -4,7 +4,8 @@
 
 # %% ../../nbs/40_eval/42_evaluation.ipynb #5274f81c
 from __future__ import annotations
-import difflib, json, time
+import difflib, json, time, warnings
+from functools import partial
 from dataclasses import dataclass, asdict
 from pathlib import Path
 
@@ -22,8 +23,8 @@ from .metrics import pass_at_k_curve, accuracy_vs_capability
 
 # %% auto #0
 __all__ = ['load_eval_items', 'judge', 'sample_correctness', 'profile_table', 'plot_profiles', 'read_train_prompts',
-           'leakage_report', 'EvalConfig', 'eval_path', 'plot_pass_at_k', 'sampled_results', 'teacher_results',
-           'write_eval', 'print_eval', 'run_eval']
+           'leakage_report', 'EvalConfig', 'eval_path', 'plot_pass_at_k', 'heldout_items', 'sampled_results',
+           'teacher_results', 'write_eval', 'print_eval', 'run_eval']
 
 # %% ../../nbs/40_eval/42_evaluation.ipynb #b1f06145
 def _sample_item(s: Sample) -> dict:
@@ -212,6 +213,8 @@ class EvalConfig(Config):
     profile: bool = cfield(False, help='capability profile on probes (built from the teacher if given)')
     probes_per_capability: int = cfield(4, ge=1, help='probes per capability for the profile')
     train_data: str | None = cfield(None, help='JSONL (or a folder of them) of training prompts: leakage report')
+    exclude_train: bool = cfield(False, help='held out: drop items whose prompt is in train_data (generator '
+                                 'capabilities draw replacements)')
     output_root: str = cfield('runs/eval', help='where results go without an output dir (project-root relative)')
 
     def validate(self):
@@ -221,6 +224,8 @@ class EvalConfig(Config):
             raise ValueError(
                 f"n_samples={self.n_samples} < max(ks)={max(self.ks)}: pass@k needs at least k samples per question"
             )
+        if self.exclude_train and not self.train_data:
+            raise ValueError("exclude_train needs train_data: the JSONL of training prompts to hold out from")
         if self.teacher is not None and self.teacher.engine != 'hf':
             raise ValueError(f"teacher.engine: the divergences need the teacher's weights in this process, but "
                              f"engine {self.teacher.engine!r} keeps them elsewhere. Set teacher.engine: hf.")
@@ -257,6 +262,24 @@ def plot_pass_at_k(res: dict, path=None):
     if path is not None:
         fig.savefig(path, dpi=110)
     return fig
+
+# %% ../../nbs/40_eval/42_evaluation.ipynb #c9ca793a
+def heldout_items(cfg: EvalConfig, train_prompts: list | None = None) -> list[dict]:
+    "The evaluation items of `cfg`; with `exclude_train`, distinct prompts none of which is a training prompt."
+    load = partial(load_eval_items, cfg.task, seed=cfg.seed, split=cfg.split, task_cards=cfg.task_cards)
+    if not cfg.exclude_train:
+        return load(cfg.limit)
+    seen = set(train_prompts or ())
+    n = cfg.limit or 32
+    draw = 4 * n + len(train_prompts or ()) if cfg.task in CAPABILITIES else cfg.limit  # generators: enough draws
+    items = [it for it in load(draw) if it['prompt'] not in seen and not seen.add(it['prompt'])][:n]  # distinct
+    if not items:
+        raise ConfigError(f"task {cfg.task!r}: every evaluation item is a training prompt of {cfg.train_data}; "
+                          "nothing is held out (use fewer training prompts or a task with more distinct items)")
+    if len(items) < n:
+        warnings.warn(f"task {cfg.task!r}: only {len(items)} of {n} evaluation items are held out from "
+                      f"{cfg.train_data}")
+    return items
 
 # %% ../../nbs/40_eval/42_evaluation.ipynb #4205a52a
 def sampled_results(model, tok, items: list[dict], cfg: EvalConfig, ledger: TokenLedger) -> tuple[dict, list]:
@@ -352,8 +375,8 @@ def run_eval(cfg: EvalConfig, output_dir=None, *, fresh: bool = False, progress:
         for p in (out, out.with_suffix('.png'), out.with_name(out.stem + '_profile.png')):
             p.unlink(missing_ok=True)
     t0 = time.time()
-    items = load_eval_items(cfg.task, cfg.limit, seed=cfg.seed, split=cfg.split, task_cards=cfg.task_cards)
     train_prompts = read_train_prompts(cfg.train_data) if cfg.train_data else None
+    items = heldout_items(cfg, train_prompts)
     if model is None:
         model, tok = load_model(cfg.model)
     ledger = TokenLedger()

@@ -14,8 +14,9 @@ from ..core.config import Config, ConfigError, cfield, project_root
 
 # %% auto #0
 __all__ = ['RESERVED', 'templates_dir', 'template_parameters', 'Grid', 'load_grid', 'write_results', 'expand_grid', 'sweep_grid',
-           'slurm_script', 'load_results', 'aggregate', 'plot_template', 'results_table', 'make_figures', 'SweepConfig',
-           'run_sweep', 'FiguresConfig', 'run_figures']
+           'slurm_script', 'load_results', 'aggregate', 'plot_template', 'results_table', 'natural_key', 'make_figures',
+           'pass_at_k_frame', 'difficulty_frame', 'plot_pass_at_k_methods', 'SweepConfig', 'run_sweep', 'FiguresConfig',
+           'run_figures']
 
 # %% ../../nbs/40_eval/43_sweep.ipynb #8b0e47a6
 def templates_dir() -> Path:
@@ -462,29 +463,36 @@ def results_table(agg) -> str:
     "Markdown: per template, configurations × metrics as `mean ± ci95 (n)`."
     out = []
     for tpl, d in agg.groupby('template', sort=True):
-        mets = sorted(d.metric.unique())
+        mets = sorted(d.metric.unique(), key=natural_key)
         cfgs = [json.loads(c) for c in sorted({json.dumps(c, sort_keys=True) for c in d.config})]
         keys = sorted({k for c in cfgs for k in c})
         vary = [k for k in keys if len({json.dumps(c.get(k), sort_keys=True) for c in cfgs}) > 1]
         same = {k: cfgs[0].get(k) for k in keys if k not in vary}
-        out += [
-            f"### {tpl}",
-            '',
-            *([f"Same in every row: {', '.join(f'{k}={v}' for k, v in same.items())}.", ''] if same else []),
-            '| ' + (' | '.join(vary) or 'configuration') + ' | ' + ' | '.join(mets) + ' |',
-            '|---|' + '---|' * (max(len(vary), 1) - 1 + len(mets)),
-        ]
+        out += [f"### {tpl}", '',
+                *([f"Same in every row: {', '.join(f'{k}={v}' for k, v in same.items())}.", ''] if same else [])]
+        labels, cells = [], []
         for lab, dd in d.groupby(d.config.map(lambda c: json.dumps(c, sort_keys=True)), sort=True):
-            cfg = json.loads(lab)
-            cells = []
-            for m in mets:
-                x = dd[dd.metric == m]
-                cells.append(
-                    '' if x.empty else f"{x.iloc[0]['mean']:.4g} ± {x.iloc[0]['ci95']:.2g} ({x.iloc[0]['n_seeds']})"
-                )
-            out.append('| ' + (' | '.join(str(cfg.get(k)) for k in vary) or 'all') + ' | ' + ' | '.join(cells) + ' |')
+            labels.append(' '.join(str(json.loads(lab).get(k)) for k in vary) or 'all')
+            cells.append([_cell(dd[dd.metric == m]) for m in mets])
+        if len(mets) > 8:  # many metrics: one row per metric, one column per configuration
+            out += _md_rows(['metric', *labels], [[m, *(c[i] for c in cells)] for i, m in enumerate(mets)])
+        else:
+            out += _md_rows([' '.join(vary) or 'configuration', *mets], [[lab, *c] for lab, c in zip(labels, cells)])
         out.append('')
     return '\n'.join(out)
+
+
+def natural_key(s: str) -> list:
+    "Sort key with numbers compared as numbers: pass@2 before pass@16."
+    return [(0, int(t), '') if t.isdigit() else (1, 0, t) for t in re.split(r'(\d+)', s)]
+
+
+def _cell(x) -> str:
+    return '' if x.empty else f"{x.iloc[0]['mean']:.4g} ± {x.iloc[0]['ci95']:.2g} ({x.iloc[0]['n_seeds']})"
+
+
+def _md_rows(header: list, rows: list) -> list:
+    return ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header), *('| ' + ' | '.join(r) + ' |' for r in rows)]
 
 
 def make_figures(results_dir=None, output_dir=None) -> dict:
@@ -508,6 +516,9 @@ def make_figures(results_dir=None, output_dir=None) -> dict:
         if fig is not None:
             paths.append(out / f"{Path(tpl).stem}.png")
             plt.close(fig)
+        if all({'pass@k', 'pass@k before'} <= set(r.get('curves') or {}) for r in rs):
+            plt.close(plot_pass_at_k_methods(rs, out / f"{Path(tpl).stem}_pass_at_k.png"))
+            paths.append(out / f"{Path(tpl).stem}_pass_at_k.png")
     agg = aggregate(results)
     table = out / 'results.md'
     table.write_text(
@@ -515,6 +526,65 @@ def make_figures(results_dir=None, output_dir=None) -> dict:
         + results_table(agg)
     )
     return dict(figures=[str(p) for p in paths], table=str(table), n_results=len(results))
+
+# %% ../../nbs/40_eval/43_sweep.ipynb #0c56d108
+def pass_at_k_frame(results: list[dict]):
+    "Long DataFrame `label, seed, k, pass@k, delta` of runs with `pass@k` and `pass@k before` curves."
+    import pandas as pd
+
+    vary = _varying(results)
+    rows = [dict(label=_group_label(r, vary), seed=r['parameters'].get('seed'), k=int(k), value=v,
+                 delta=v - r['curves']['pass@k before'][k])
+            for r in results for k, v in r['curves']['pass@k'].items()]
+    before = [dict(label='before training', seed=r['parameters'].get('seed'), k=int(k), value=v, delta=0.0)
+              for r in results for k, v in r['curves']['pass@k before'].items()]
+    return pd.DataFrame(rows + before).drop_duplicates(['label', 'seed', 'k'])
+
+# %% ../../nbs/40_eval/43_sweep.ipynb #4a12e704
+def difficulty_frame(results: list[dict]):
+    "Long DataFrame `label, level, metric, value` of the per-difficulty accuracy / capability after training."
+    import pandas as pd
+
+    vary = _varying(results)
+    rows = [dict(label=lab, level=lv, metric=m, value=d[m])
+            for r in results if r.get('per_difficulty')
+            for lab, when in ((_group_label(r, vary), 'after'), ('before training', 'before'))
+            for lv, d in r['per_difficulty'][when].items() for m in ('accuracy', 'capability')]
+    return pd.DataFrame(rows)
+
+# %% ../../nbs/40_eval/43_sweep.ipynb #c200eec9
+def plot_pass_at_k_methods(results: list[dict], path=None):
+    "pass@k after training per method vs before (CI bands), the change per k, and accuracy / capability by level."
+    import matplotlib.pyplot as plt, seaborn as sns
+
+    df, lv = pass_at_k_frame(results), difficulty_frame(results)
+    ci = lambda x: (lambda m, h, _: (m - h, m + h))(*_ci95(x))
+    fig, ax = plt.subplots(1, 4, figsize=(18, 4))
+    after, before = df[df.label != 'before training'], df[df.label == 'before training']
+    names = sorted(after.label.unique())
+    pal = {**dict(zip(names, sns.color_palette('tab10', len(names)))), 'before training': (0.4, 0.4, 0.4)}
+    kw = dict(hue='label', palette=pal, hue_order=names, errorbar=ci)
+    sns.lineplot(after, x='k', y='value', marker='o', ax=ax[0], **kw)
+    sns.lineplot(before, x='k', y='value', color='0.4', linestyle='--', errorbar=ci, marker='o', ax=ax[0],
+                 label='before training')
+    sns.lineplot(after, x='k', y='delta', marker='o', ax=ax[1], **kw)
+    ax[1].axhline(0, color='k', lw=0.6)
+    for a, t in zip(ax[:2], ('pass@k on held-out items', 'pass@k after − before')):
+        a.set_xscale('log', base=2)
+        a.set_title(t, fontsize=10)
+        a.legend(fontsize=7)
+    for a, m in zip(ax[2:], ('accuracy', 'capability')):
+        if not lv.empty:
+            sns.barplot(lv[lv.metric == m], x='level', y='value', capsize=0.1, ax=a,
+                        **{**kw, 'hue_order': ['before training', *names]})
+            a.legend(fontsize=7)
+        a.set_title(f'{m} at the largest k, by difficulty', fontsize=10)
+        a.set_ylim(0, 1)
+    fig.suptitle(f"{results[0]['template']}: mean ± 95% CI over seeds ({len(results)} runs)", fontsize=10)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=110)
+    return fig
 
 # %% ../../nbs/40_eval/43_sweep.ipynb #9bdb9d08
 @dataclass

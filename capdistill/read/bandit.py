@@ -13,7 +13,7 @@ from ..core.config import Config, cfield
 
 # %% auto #0
 __all__ = ['POLICIES', 'BanditConfig', 'UCBEnsembleBandit', 'FixedPolicy', 'uniform_policy', 'proportional_policy',
-           'single_top_policy', 'GreedyBandit', 'ThompsonBandit', 'make_policy']
+           'single_top_policy', 'GreedyBandit', 'ThompsonBandit', 'make_policy', 'kappa_after_eval']
 
 # %% ../../nbs/50_read/54_bandit.ipynb #d13d2089
 @dataclass
@@ -25,7 +25,10 @@ class BanditConfig(Config):
     batch_size: int = cfield(64, ge=1, help='history rows per gradient step')
     kappa: float = cfield(1.0, ge=0, help='exploration weight: score = mean + kappa * ensemble std')
     warmup_steps: int = cfield(5, ge=0, help='first decisions made uniformly at random, before any fit')
-    kappa_decay: float = cfield(1.0, gt=0, le=1, help='kappa is multiplied by this after every decision')
+    kappa_decay: float = cfield(
+        1.0, gt=0, le=1, help='kappa decay: after every decision, or (ReadConfig.kappa_schedule=dev) after a dev '
+        'evaluation that does not improve'
+    )
 
 
 class _Ensemble(nn.Module):
@@ -208,3 +211,10 @@ def make_policy(name: str, r_tau, input_dim: int, cfg: BanditConfig | None = Non
     if name == 'single':
         return single_top_policy(r_tau)
     raise ValueError(f"unknown policy {name!r}: choose one of {POLICIES}")
+
+# %% ../../nbs/50_read/54_bandit.ipynb #83b09026
+def kappa_after_eval(kappa: float, decay: float, utility: float, last_utility: float | None) -> float:
+    "κ after a dev evaluation: decayed when `utility` does not improve on `last_utility` (the reference's rule)."
+    if last_utility is not None and utility <= last_utility:
+        return max(0.0, kappa * decay)
+    return kappa

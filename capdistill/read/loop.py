@@ -5,7 +5,7 @@
 # %% ../../nbs/50_read/58_loop.ipynb #8f3af4df
 from __future__ import annotations
 import json, math, shutil, time
-from dataclasses import dataclass, asdict, field
+from dataclasses import dataclass, asdict, field, replace
 from pathlib import Path
 import numpy as np
 import torch
@@ -18,17 +18,19 @@ from ..teachers.spec import Teacher, TeacherConfig, make_teacher
 from ..tasks.cards import CAPABILITIES, get_task_card, as_dict
 from .identifier import resolve_requirements
 from .allocation import build_candidate_actions
-from .bandit import BanditConfig, POLICIES, make_policy
+from .bandit import BanditConfig, POLICIES, make_policy, kappa_after_eval
 from ..tasks.templates import TemplateConfig
-from ..distill.sft import SFTConfig, sft_train
+from ..distill.sft import SFTConfig, sft_train, warmup_schedule
 from .probes import ProbeConfig, build_probes, save_probes, load_probes, profile
-from .reward import RewardConfig, read_reward
+from ..eval.evaluation import load_eval_items, sample_correctness
+from .reward import RewardConfig, read_reward, calibrate_reward_scale
 
 # %% auto #0
-__all__ = ['AllocationConfig', 'ReadConfig', 'ReadRun', 'open_read_run', 'prepare_probes', 'resume_read_run', 'interval_budget',
-           'select_allocation', 'generate_examples', 'train_student', 'probe_student', 'reward_policy',
-           'save_checkpoint', 'commit_interval', 'run_interval', 'print_summary', 'plot_read_run', 'finish_read',
-           'run_read']
+__all__ = ['COMPAT_PRESETS', 'AllocationConfig', 'planned_intervals', 'ReadConfig', 'ReadRun', 'gen_key', 'spent_budget',
+           'open_read_run', 'prepare_probes', 'start_optimizer', 'initial_dev_state', 'resume_read_run',
+           'interval_budget', 'select_allocation', 'generate_examples', 'train_student', 'probe_student',
+           'reward_policy', 'dev_utility', 'evaluate_dev', 'save_checkpoint', 'commit_interval', 'run_interval',
+           'print_summary', 'plot_read_run', 'finish_read', 'more_intervals', 'run_read']
 
 # %% ../../nbs/50_read/58_loop.ipynb #2d4544c6
 @dataclass
@@ -40,6 +42,26 @@ class AllocationConfig(Config):
     top_k: int = cfield(3, ge=1, le=len(CAPABILITIES), help='candidates use only the top_k required capabilities')
     max_candidates: int = cfield(32, ge=1, help='most candidate allocations')
     include_one_hot: bool = cfield(True, help='offer each single capability of the top_k on its own')
+
+    def validate(self):
+        bad = [w for w in self.weight_grid if not 0 < w < 1]  # NaN fails too
+        if bad:
+            raise ValueError(f"weight_grid: every weight must lie in (0, 1) (a pair's first share), got {bad}; "
+                             "e.g. [0.25, 0.5, 0.75]")
+
+# %% ../../nbs/50_read/58_loop.ipynb #135d7a2e
+COMPAT_PRESETS = {  # the value of each ReadConfig switch left at None, per `compat`
+    'capdistill': dict(kappa_schedule='step', reward_calibration=False, checkpoint_fraction=0.0,
+                       optimizer_scope='interval', interval_train_tokens=0, gen_count_prompt=True),
+    'reference': dict(kappa_schedule='dev', reward_calibration=True, checkpoint_fraction=0.1,
+                      optimizer_scope='run', interval_train_tokens='per_interval', gen_count_prompt=False),
+}
+
+
+def planned_intervals(cfg) -> int:
+    "The intervals a run plans for: `num_intervals`, or (budget-driven) training budget / interval training size."
+    t = cfg.setting('interval_train_tokens')
+    return math.ceil(cfg.budget_train_tokens / t) if t else cfg.num_intervals
 
 # %% ../../nbs/50_read/58_loop.ipynb #cc609f6f
 @dataclass
@@ -87,6 +109,31 @@ class ReadConfig(Config):
     )
     reward: RewardConfig = cfield(default_factory=RewardConfig, help='reward: weighted gain - spillover - token cost')
     templates: TemplateConfig = cfield(default_factory=TemplateConfig, help='capability-targeted prompt templates')
+    compat: str = cfield('capdistill', choices=tuple(COMPAT_PRESETS),
+                         help="preset of the settings below left at None: capdistill (ours) or reference (LabRAI/ReAD)")
+    kappa_schedule: str | None = cfield(None, choices=(None, 'step', 'dev'),
+                                        help="kappa decay: every decision (step) or non-improving dev eval (dev)")
+    reward_calibration: bool | None = cfield(None, help='reward x slope of dev utility on cumulative proxy')
+    checkpoint_fraction: float | None = cfield(None, help='dev eval each time this budget fraction is spent')
+    eval_every_intervals: int = cfield(0, ge=0, help='without checkpoint_fraction: dev evaluation every N intervals')
+    dev_limit: int = cfield(32, ge=1, help="dev items per dev evaluation (the task card's dev split)")
+    dev_max_new_tokens: int = cfield(96, ge=1, help="length cap of the student's dev answers")
+    optimizer_scope: str | None = cfield(None, choices=(None, 'interval', 'run'),
+                                         help='one AdamW + schedule per interval, or one for the run (checkpointed)')
+    interval_train_tokens: int | None = cfield(
+        None, help='0: budgets split over num_intervals; N: N training tokens per interval until spent'
+    )
+    interval_gen_tokens: int = cfield(0, ge=0, help='budget-driven intervals: generation per interval (0: even split)')
+    max_intervals: int = cfield(1000, ge=1, help='budget-driven intervals: stop after this many at most')
+    gen_count_prompt: bool | None = cfield(None, help="charge teacher prompt tokens to generation")
+
+    def setting(self, name: str):
+        "Field `name`, or its `compat` preset's value when it is None (explicit fields override the preset)."
+        v = getattr(self, name)
+        if v is not None:
+            return v
+        v = COMPAT_PRESETS[self.compat][name]
+        return math.ceil(self.budget_train_tokens / self.num_intervals) if v == 'per_interval' else v
 
     def validate(self):
         if self.budget_gen_tokens + self.budget_train_tokens > self.budget_total_tokens:
@@ -95,7 +142,11 @@ class ReadConfig(Config):
                 f"({self.budget_train_tokens}) exceed budget_total_tokens ({self.budget_total_tokens}). "
                 "Raise the total or lower one of the parts."
             )
-        per = self.budget_gen_tokens // self.num_intervals
+        if (f := self.checkpoint_fraction) is not None and not 0 <= f <= 1:
+            raise ValueError(f"checkpoint_fraction must lie in [0, 1] (0: no periodic dev evaluation), got {f}")
+        if (t := self.interval_train_tokens) is not None and t < 0:
+            raise ValueError(f"interval_train_tokens must be >= 0 (0: num_intervals equal intervals), got {t}")
+        per = self.budget_gen_tokens // planned_intervals(self)
         if per < self.max_new_tokens + 32:
             raise ValueError(
                 f"budget_gen_tokens per interval ({per}) cannot pay for even one answer of"
@@ -133,6 +184,9 @@ class ReadRun:
     policy: object = None
     used: set = field(default_factory=set)
     cache: GenerationCache | None = None
+    opt: object = None  # optimizer_scope=run: the student's one AdamW ...
+    sched: object = None  # ... and its learning-rate schedule
+    dev_items: list | None = None
 
     @property
     def state(self) -> dict:
@@ -146,6 +200,18 @@ def _merge_reports(a: dict, b: dict) -> dict:
         k: {kk: a[k].get(kk, 0) + b[k].get(kk, 0) for kk in {**a[k], **b[k]}} if isinstance(a[k], dict) else a[k] + b[k]
         for k in a
     }
+
+
+def gen_key(cfg: ReadConfig) -> str:
+    "The ledger key of the generation budget: `generation` (prompt + completion) or `teacher_gen_completion` only."
+    return 'generation' if cfg.setting('gen_count_prompt') else 'teacher_gen_completion'
+
+
+def spent_budget(cfg: ReadConfig, ledger: TokenLedger) -> int:
+    "Tokens of `ledger` charged against the run budget: all of `total`, or generated + training tokens (reference)."
+    if cfg.setting('gen_count_prompt'):
+        return ledger.spent_in('total')
+    return ledger.spent_in('teacher_gen_completion') + ledger.spent_in('training')
 
 
 def _context(r_tau, prof_vec, frac):
@@ -166,11 +232,9 @@ def open_read_run(cfg: ReadConfig, output_dir=None, fresh: bool = False) -> Read
     teacher = make_teacher(cfg.teacher)
     if fresh:
         shutil.rmtree(out, ignore_errors=True)
-    budgets = {
-        'generation': cfg.budget_gen_tokens,
-        'training': cfg.budget_train_tokens,
-        'total': cfg.budget_total_tokens,
-    }
+    budgets = {gen_key(cfg): cfg.budget_gen_tokens, 'training': cfg.budget_train_tokens}
+    if cfg.setting('gen_count_prompt'):  # else gen + train <= total already bounds generated + training tokens
+        budgets['total'] = cfg.budget_total_tokens
     rd = RunDir(out, cfg, ledger=TokenLedger(budgets=budgets), kind='read')
     return ReadRun(cfg, out, rd, r_tau, teacher, leak)
 
@@ -187,6 +251,27 @@ def prepare_probes(run: ReadRun, progress: bool = True):
         run.state['profiles'] = [profile(run.student, run.stok, run.probes, ledger=run.rd.ledger)['loglik']]
         run.rd.save()
 
+# %% ../../nbs/50_read/58_loop.ipynb #b5f611a3
+def start_optimizer(run: ReadRun, ckpt: Path | None = None):
+    "`optimizer_scope=run`: the student's one AdamW and schedule, restored from checkpoint `ckpt` when it has them."
+    if run.cfg.setting('optimizer_scope') != 'run':
+        return
+    sc = run.cfg.sft
+    params = [p for p in run.student.parameters() if p.requires_grad]
+    run.opt = torch.optim.AdamW(params, lr=sc.lr, weight_decay=sc.weight_decay)
+    run.sched = warmup_schedule(run.opt, sc.warmup_steps)
+    if ckpt is not None and (ckpt / 'optimizer.pt').exists():
+        d = torch.load(ckpt / 'optimizer.pt', weights_only=False)
+        run.opt.load_state_dict(d['optimizer'])
+        run.sched.load_state_dict(d['scheduler'])
+
+
+def initial_dev_state(cfg: ReadConfig) -> dict:
+    "The dev-evaluation state at the start: κ, reward scale 1, no evaluations yet, the first checkpoint due."
+    frac = cfg.setting('checkpoint_fraction')
+    return dict(kappa=cfg.bandit.kappa, reward_scale=1.0, proxy_cum=0.0, proxy=[], utility=[], last_utility=None,
+                next_checkpoint=frac * cfg.budget_total_tokens if frac else None, evals=[])
+
 # %% ../../nbs/50_read/58_loop.ipynb #69c4da88
 def resume_read_run(run: ReadRun, progress: bool = True) -> ReadRun:
     "Load the student and policy as of the last committed interval (or the start) and everything the steps use."
@@ -197,11 +282,14 @@ def resume_read_run(run: ReadRun, progress: bool = True) -> ReadRun:
     if run.teacher.tok is not None:  # a served teacher without a local tokenizer has nothing to compare
         check_tokenizers_match(run.teacher.tok, run.stok)
     if done:
-        print(f"{out}: resuming after interval {done}/{cfg.num_intervals}")
+        print(f"{out}: resuming after interval {done}/{planned_intervals(cfg)}")
     prepare_probes(run, progress)
+    start_optimizer(run, ckpt)
+    st.setdefault('dev', initial_dev_state(cfg))
     r = run.r_tau.tolist()
     run.actions = build_candidate_actions(list(CAPABILITIES), r, **asdict(cfg.allocation))
-    run.policy = make_policy(cfg.policy, r, input_dim=3 * len(CAPABILITIES) + 1, cfg=cfg.bandit, seed=cfg.seed)
+    bcfg = replace(cfg.bandit, kappa_decay=1.0) if cfg.setting('kappa_schedule') == 'dev' else cfg.bandit
+    run.policy = make_policy(cfg.policy, r, input_dim=3 * len(CAPABILITIES) + 1, cfg=bcfg, seed=cfg.seed)
     if ckpt:
         run.policy.load_state_dict(torch.load(ckpt / 'bandit.pt', weights_only=False))
     run.used = {p['uid'] for p in run.probes}
@@ -217,23 +305,27 @@ def resume_read_run(run: ReadRun, progress: bool = True) -> ReadRun:
 # %% ../../nbs/50_read/58_loop.ipynb #0a4fc537
 def interval_budget(run: ReadRun, i: int) -> TokenLedger:
     "Interval `i`'s own ledger: its share of the generation and training budgets still left."
-    cfg, led, left = run.cfg, run.rd.ledger, run.cfg.num_intervals - i
-    gen_i = min(
-        led.remaining('teacher_gen_prompt'),
-        (cfg.budget_gen_tokens - led.spent_in('generation')) // left,
-    )
-    train_i = min(
-        led.remaining('student_train_label'),
-        (cfg.budget_train_tokens - led.spent_in('training')) // left,
-    )
-    return TokenLedger(budgets={'generation': gen_i, 'training': train_i})
+    cfg, led, gk = run.cfg, run.rd.ledger, gen_key(run.cfg)
+    rem_gen = cfg.budget_gen_tokens - led.spent_in(gk)
+    rem_train = cfg.budget_train_tokens - led.spent_in('training')
+    if step := cfg.setting('interval_train_tokens'):  # the reference: a fixed training size, generation split evenly
+        train_i = min(step, rem_train)
+        left = max(1, math.ceil(rem_train / max(1, train_i)))
+        gen_i = min(cfg.interval_gen_tokens, rem_gen) if cfg.interval_gen_tokens else math.ceil(rem_gen / left)
+    else:  # num_intervals equal shares of what is left (unspent tokens roll over)
+        left = cfg.num_intervals - i
+        gen_i, train_i = rem_gen // left, rem_train // left
+    gen_i = min(led.remaining('teacher_gen_completion'), gen_i)
+    train_i = min(led.remaining('student_train_label'), train_i)
+    return TokenLedger(budgets={gk: max(0, gen_i), 'training': max(0, train_i)})
 
 # %% ../../nbs/50_read/58_loop.ipynb #6caececd
 def select_allocation(run: ReadRun) -> tuple[list[float], list[float]]:
     "`(context, allocation)`: the policy's choice of candidate allocation for the current context."
     prof = np.array([run.state['profiles'][-1].get(c, np.nan) for c in CAPABILITIES])
-    ctx = _context(run.r_tau, prof, 1 - run.rd.ledger.spent_in('total') / run.cfg.budget_total_tokens)
-    action = [float(a) for a in run.policy.select_action(ctx, run.actions, run.cfg.bandit.kappa)]
+    ctx = _context(run.r_tau, prof, 1 - spent_budget(run.cfg, run.rd.ledger) / run.cfg.budget_total_tokens)
+    kappa = run.state['dev']['kappa'] if run.cfg.setting('kappa_schedule') == 'dev' else run.cfg.bandit.kappa
+    action = [float(a) for a in run.policy.select_action(ctx, run.actions, kappa)]
     return ctx, action
 
 # %% ../../nbs/50_read/58_loop.ipynb #dc85a05b
@@ -242,10 +334,14 @@ def generate_examples(run: ReadRun, i: int, action: list[float], sub: TokenLedge
     cfg = run.cfg
     gcfg = GenerationConfig(max_new_tokens=cfg.max_new_tokens, batch_size=cfg.gen_batch_size)
     ex, rep = [], None
+    prompts_paid = cfg.setting('gen_count_prompt')
+    need = {'teacher_gen_prompt': cfg.max_new_tokens + 64}
+    if not prompts_paid:
+        need = {'teacher_gen_completion': cfg.max_new_tokens}
     for rnd in range(cfg.gen_rounds):
-        if not sub.fits_many({'teacher_gen_prompt': cfg.max_new_tokens + 64}):
+        if not sub.fits_many(need):
             break
-        n = max(1, sub.remaining('teacher_gen_prompt') // (cfg.max_new_tokens + 80))
+        n = max(1, sub.remaining('teacher_gen_completion') // (cfg.max_new_tokens + (80 if prompts_paid else 0)))
         batch, r = generate_batch(
             run.teacher.engine,
             action,
@@ -280,6 +376,8 @@ def train_student(run: ReadRun, i: int, ex: list[dict], sub: TokenLedger, progre
         SFTConfig(**{**asdict(cfg.sft), 'seed': cfg.seed * 1000 + i, 'epochs': epochs}),
         ledger=sub,
         progress=progress,
+        optimizer=run.opt,
+        scheduler=run.sched,
     )
     return epochs, sst
 
@@ -292,21 +390,59 @@ def probe_student(run: ReadRun, sub: TokenLedger) -> tuple[dict, np.ndarray]:
 
 # %% ../../nbs/50_read/58_loop.ipynb #0edf2139
 def reward_policy(run: ReadRun, ctx: list, action: list, delta: np.ndarray, sub: TokenLedger) -> tuple[float, dict]:
-    "`(reward, its parts)` of the interval, added to the policy's history and fitted."
-    reward, parts = read_reward(run.r_tau, delta, tokens=sub.spent_in('total'), cfg=run.cfg.reward)
+    "`(reward, its parts)` of the interval (calibrated: raw reward x `reward_scale`), added to the policy and fitted."
+    raw, parts = read_reward(run.r_tau, delta, tokens=spent_budget(run.cfg, sub), cfg=run.cfg.reward)
+    scale = run.state['dev']['reward_scale'] if run.cfg.setting('reward_calibration') else 1.0
+    reward = raw * scale
     run.policy.add(ctx + action, reward)
     run.policy.fit()
-    return reward, parts
+    return reward, {**parts, 'reward_raw': raw, 'reward_scale': scale}
+
+# %% ../../nbs/50_read/58_loop.ipynb #e15cbc53
+def dev_utility(run: ReadRun, sub: TokenLedger) -> float:
+    "The student's greedy accuracy on `dev_limit` items of the task's dev split (tokens charged to `eval`)."
+    cfg = run.cfg
+    if run.dev_items is None:
+        run.dev_items = load_eval_items(cfg.task_name, cfg.dev_limit, cfg.seed, 'dev', cfg.task_cards)
+    ok, _ = sample_correctness(run.student, run.stok, run.dev_items, 1, max_new_tokens=cfg.dev_max_new_tokens,
+                               seed=cfg.seed, batch_size=cfg.gen_batch_size, ledger=sub, greedy=True)
+    return float(ok.mean())
+
+
+def evaluate_dev(run: ReadRun, i: int, sub: TokenLedger, reward_raw: float) -> dict:
+    "The dev state after interval `i`: evaluated when due; then reward scale and (kappa_schedule=dev) κ updated."
+    cfg, dev = run.cfg, {**run.state['dev']}
+    dev['proxy_cum'] += reward_raw
+    spent = spent_budget(cfg, run.rd.ledger) + spent_budget(cfg, sub)
+    if dev['next_checkpoint'] is not None:
+        due = spent >= dev['next_checkpoint']
+        if due:
+            dev['next_checkpoint'] += cfg.setting('checkpoint_fraction') * cfg.budget_total_tokens
+    else:
+        due = bool(cfg.eval_every_intervals) and (i + 1) % cfg.eval_every_intervals == 0
+    if not due:
+        return dev
+    util = dev_utility(run, sub)
+    dev['proxy'], dev['utility'] = dev['proxy'] + [dev['proxy_cum']], dev['utility'] + [util]
+    if cfg.setting('reward_calibration'):
+        dev['reward_scale'] = calibrate_reward_scale(dev['proxy'], dev['utility'], dev['reward_scale'])
+    if cfg.setting('kappa_schedule') == 'dev':
+        dev['kappa'] = kappa_after_eval(dev['kappa'], cfg.bandit.kappa_decay, util, dev['last_utility'])
+    dev['last_utility'] = util
+    dev['evals'] = dev['evals'] + [{'interval': i, 'utility': util, 'spent': spent}]
+    return dev
 
 # %% ../../nbs/50_read/58_loop.ipynb #45257b75
 def save_checkpoint(run: ReadRun, i: int) -> Path:
-    "The student, its tokenizer and the policy state after interval `i`, in `ckpt/interval_<i+1>`."
+    "Student, tokenizer, policy (and the run's optimizer) state after interval `i`, in `ckpt/interval_<i+1>`."
     ck = run.out / 'ckpt' / f'interval_{i + 1:03d}'
     shutil.rmtree(ck, ignore_errors=True)
     ck.mkdir(parents=True)
     run.student.save_pretrained(ck)
     run.stok.save_pretrained(ck)
     torch.save(run.policy.state_dict(), ck / 'bandit.pt')
+    if run.opt is not None:
+        torch.save({'optimizer': run.opt.state_dict(), 'scheduler': run.sched.state_dict()}, ck / 'optimizer.pt')
     return ck
 
 
@@ -322,6 +458,8 @@ def commit_interval(run: ReadRun, info: dict, ctx: list, action: list, ex: list[
     st.setdefault('rewards', []).append(info['reward'])
     st.setdefault('n_examples', []).append(info['n_kept'])
     st['completed_intervals'] = i + 1
+    st['dev'] = info['dev']
+    st.setdefault('train_spent', []).append(sum(v for c, v in info['ledger']['spent'].items() if 'student_train' in c))
     st['checkpoint'] = str(ck.relative_to(out))
     st.setdefault('bandit_history', []).append(
         {'interval': i, 'context': ctx, 'action': action, 'reward': info['reward'], **info['reward_parts']}
@@ -343,6 +481,7 @@ def run_interval(run: ReadRun, i: int, progress: bool = True) -> dict:
     epochs, sst = train_student(run, i, ex, sub, progress)
     new, delta = probe_student(run, sub)
     reward, parts = reward_policy(run, ctx, action, delta, sub)
+    dev = evaluate_dev(run, i, sub, parts['reward_raw'])
     ck = save_checkpoint(run, i)
     info = dict(
         interval=i,
@@ -358,6 +497,7 @@ def run_interval(run: ReadRun, i: int, progress: bool = True) -> dict:
         loss_first_last=(sst['losses'][:1] + sst['losses'][-1:]),
         ledger=sub.to_dict(),
         profile=new,
+        dev=dev,
         seconds=round(time.time() - t0, 1),
     )
     commit_interval(run, info, ctx, action, ex, ck)
@@ -377,7 +517,7 @@ def _fmt(a: dict) -> str:
 def _print_interval(run: ReadRun, info: dict):
     req = [c for c in CAPABILITIES if run.r_tau[CAPABILITIES.index(c)] > 0]
     print(
-        f"interval {info['interval'] + 1}/{run.cfg.num_intervals}: allocation {_fmt(info['action'])} |"
+        f"interval {info['interval'] + 1}/{planned_intervals(run.cfg)}: allocation {_fmt(info['action'])} |"
         f" {info['n_kept']}/{info['n_generated']} examples kept | reward {info['reward']:+.4f} | required-capability"
         f" loglik {np.mean([info['profile'][c] for c in req]):.3f} | {info['seconds']} s",
         flush=True,
@@ -469,6 +609,17 @@ def finish_read(run: ReadRun, figure=None) -> dict:
     print(f"\nrun dir: {out}\nfigure: {', '.join(map(str, figs))}")
     return summary
 
+# %% ../../nbs/50_read/58_loop.ipynb #8f1c0565
+def more_intervals(run: ReadRun, i: int) -> bool:
+    "Is there an interval `i` to run: `i < num_intervals`, or (budget-driven) budget left that buys an answer?"
+    cfg, led = run.cfg, run.rd.ledger
+    if not cfg.setting('interval_train_tokens'):
+        return i < cfg.num_intervals
+    one_answer = cfg.max_new_tokens + (64 if cfg.setting('gen_count_prompt') else 0)
+    stalled = bool(run.state.get('train_spent')) and run.state['train_spent'][-1] == 0  # nothing more to buy
+    return (i < cfg.max_intervals and not stalled and cfg.budget_train_tokens > led.spent_in('training')
+            and cfg.budget_gen_tokens - led.spent_in(gen_key(cfg)) >= one_answer)
+
 # %% ../../nbs/50_read/58_loop.ipynb #0fd24b0f
 def run_read(
     cfg: ReadConfig,
@@ -488,15 +639,13 @@ def run_read(
         return json.loads((run.out / 'summary.json').read_text())
     resume_read_run(run, progress)
     done = run.state.get('completed_intervals', 0)
-    bar = tqdm(
-        range(done, cfg.num_intervals),
-        initial=done,
-        total=cfg.num_intervals,
-        desc='ReAD intervals',
-        disable=not progress,
-    )
-    for i in bar:
+    bar = tqdm(initial=done, total=planned_intervals(cfg), desc='ReAD intervals', disable=not progress)
+    i = done
+    while more_intervals(run, i):
         info = run_interval(run, i, progress)
+        bar.update(1)
         if on_step is not None:
             on_step(i, info)
+        i += 1
+    bar.close()
     return finish_read(run, figure)

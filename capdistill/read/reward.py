@@ -10,14 +10,14 @@ from ..core.config import Config, cfield
 from .allocation import compute_spillover
 
 # %% auto #0
-__all__ = ['RewardConfig', 'read_reward']
+__all__ = ['RewardConfig', 'read_reward', 'calibrate_reward_scale']
 
 # %% ../../nbs/50_read/56_reward.ipynb #7a65008f
 @dataclass
 class RewardConfig(Config):
     beta: float = cfield(0.6, ge=0, help='spillover penalty weight')
-    lambda_cost: float = cfield(0.001, ge=0, help='cost per cost_unit tokens')
-    cost_unit: int = cfield(1000, ge=1, help='tokens per cost unit (lambda_cost is charged per cost_unit tokens)')
+    lambda_cost: float = cfield(1e-6, ge=0, help='cost per cost_unit tokens (per token by default, as the reference)')
+    cost_unit: int = cfield(1, ge=1, help='tokens per cost unit: 1 = lambda_cost per token (as the reference)')
     top_k: int = cfield(3, ge=1, help='how many of the most required capabilities spillover watches')
 
 def read_reward(r_tau, delta_s, tokens: int = 0, cfg: RewardConfig | None = None) -> tuple[float, dict]:
@@ -30,3 +30,17 @@ def read_reward(r_tau, delta_s, tokens: int = 0, cfg: RewardConfig | None = None
     spill = compute_spillover(r.tolist(), d.tolist(), top_k=cfg.top_k)
     cost = cfg.lambda_cost * tokens / cfg.cost_unit
     return gain - cfg.beta * spill - cost, {'gain': gain, 'spillover': spill, 'cost': cost}
+
+# %% ../../nbs/50_read/56_reward.ipynb #c1878b7f
+def calibrate_reward_scale(proxy: list[float], utility: list[float], scale: float = 1.0) -> float:
+    "The reference's `reward_scale`: the least-squares slope of dev `utility` on cumulative `proxy` reward, if > 0."
+    if len(proxy) != len(utility):
+        raise ValueError(f"{len(proxy)} proxy points but {len(utility)} utility points")
+    if len(proxy) < 2:
+        return scale
+    x, y = np.asarray(proxy, np.float32), np.asarray(utility, np.float32)  # float32 like the reference's tensors
+    denom = float(((x - x.mean()) ** 2).sum())
+    if denom <= 1e-8:
+        return scale
+    a = float(((x - x.mean()) * (y - y.mean())).sum()) / denom
+    return a if a > 0 else scale

@@ -16,15 +16,30 @@ from ..core.ledger import TokenLedger
 from ..core.rundir import RunDir, write_json_atomic, write_jsonl_atomic
 from ..core.models import load_model, generate, chat_text
 from ..tasks.checkers import check, gsm8k_correct, math_correct, code_correct, exact_match, extract_code
-from ..tasks.prompts import GENERATORS, TASK_GENERATORS, Sample, generate_samples, generate_task, verify
+from ..tasks.prompts import (DIFFICULTIES, GENERATORS, TASK_GENERATORS, Sample, generate_samples,
+                                      generate_task, verify)
 from ..teachers.spec import TeacherConfig
 
 # %% auto #0
-__all__ = ['DATASET_CHECKERS', 'DATASET_TASKS', 'QuestionConfig', 'question_pool', 'is_correct', 'step_questions',
-           'token_logprobs', 'prompt_tokens', 'rollout', 'save_train_state', 'load_train_state', 'save_final',
-           'budgets', 'budgeted_rollout', 'run_path', 'LoopConfig', 'open_run', 'LoopRun', 'prompt_token_count',
-           'task_rows', 'score_completion', 'completion_text', 'LedgerCallback', 'GRPOTrainConfig', 'grpo_args',
-           'grpo_args_from', 'lora_config', 'load_policy', 'jsonl_recorder', 'grpo_train']
+__all__ = ['DATASET_CHECKERS', 'DATASET_TASKS', 'check_difficulty_mix', 'QuestionConfig', 'question_pool', 'is_correct',
+           'step_questions', 'token_logprobs', 'prompt_tokens', 'rollout', 'save_train_state', 'load_train_state',
+           'save_final', 'budgets', 'budgeted_rollout', 'run_path', 'LoopConfig', 'open_run', 'LoopRun',
+           'prompt_token_count', 'task_rows', 'score_completion', 'completion_text', 'pool_rows', 'LedgerCallback',
+           'GRPOTrainConfig', 'grpo_args', 'grpo_args_from', 'lora_config', 'load_policy', 'jsonl_recorder',
+           'grpo_train']
+
+# %% ../../nbs/60_rl/61_common.ipynb #c3968a2e
+def check_difficulty_mix(mix: dict, key: str = 'difficulty_mix') -> dict:
+    "`mix` ({difficulty: weight}) if its difficulties exist and its weights are finite, >= 0, with a positive sum."
+    bad = sorted(set(mix) - set(DIFFICULTIES))
+    if bad:
+        raise ValueError(f"{key}: unknown difficulty {bad}; use {list(DIFFICULTIES)}")
+    for d, w in mix.items():
+        if not np.isfinite(w) or w < 0:
+            raise ValueError(f"{key}: the weight of '{d}' must be a finite number >= 0, got {w!r}")
+    if not sum(mix.values()) > 0:
+        raise ValueError(f"{key}: give at least one difficulty a positive weight, e.g. {{easy: 1.0}}")
+    return mix
 
 # %% ../../nbs/60_rl/61_common.ipynb #a40734f0
 DATASET_CHECKERS = ('gsm8k', 'math', 'exact', 'bleu', 'semantic')
@@ -49,6 +64,10 @@ class QuestionConfig(Config):
     n_train: int = cfield(24, ge=1, help='training questions (fewer when the generator has fewer distinct prompts)')
     n_heldout: int = cfield(8, ge=0, help='held-out questions, never trained on')
     seed: int = cfield(0, help='seed of the generator (the pool, not the order of visits)')
+
+    def validate(self):
+        if self.difficulty_mix is not None:
+            check_difficulty_mix(self.difficulty_mix)
 
 
 def question_pool(qc: QuestionConfig) -> tuple[list[Sample], list[Sample]]:
@@ -343,6 +362,8 @@ def task_rows(task: str, n: int, seed: int, mix: dict) -> list[dict]:
 def score_completion(checker: str, answer: str, check_args, text: str) -> bool:
     "Is `text` a correct answer for a row's checker (`gsm8k`, `math`, `exact`, `humaneval` or a generator checker)?"
     args = json.loads(check_args) if isinstance(check_args, str) else dict(check_args or {})
+    if checker.startswith('check:'):  # a question pool's dataset checker (`QuestionConfig.dataset_checker`)
+        return check(checker[6:], text, answer)
     if checker == 'gsm8k':
         return gsm8k_correct(text, answer)
     if checker == 'math':
@@ -362,6 +383,13 @@ def score_completion(checker: str, answer: str, check_args, text: str) -> bool:
 def completion_text(c) -> str:
     "The text of a TRL completion (conversational: the last message's content)."
     return c[-1]['content'] if isinstance(c, list) else c
+
+# %% ../../nbs/60_rl/61_common.ipynb #cfc2a9af
+def pool_rows(qc: QuestionConfig) -> list[dict]:
+    "The training split of `question_pool(qc)` as rows `{question, checker, answer, check_args}`."
+    train, _ = question_pool(qc)
+    return [dict(question=s.prompt, checker=s.checker, answer=s.answer, check_args=dict(s.check_args or {}))
+            for s in train]
 
 # %% ../../nbs/60_rl/61_common.ipynb #87dcbac4
 class LedgerCallback(TrainerCallback):

@@ -16,6 +16,7 @@ from capdistill.rl.common import (
     GRPOTrainConfig,
     LedgerCallback,
     budgets,
+    check_difficulty_mix,
     completion_text,
     grpo_args_from,
     grpo_train,
@@ -23,7 +24,9 @@ from capdistill.rl.common import (
     load_policy,
     lora_config,
     open_run,
+    pool_rows,
     prompt_token_count,
+    QuestionConfig,
     run_path,
     score_completion,
     task_rows,
@@ -52,12 +55,16 @@ class GRPORunConfig(GRPOTrainConfig):
     budget_total_tokens: int | None = cfield(
         None, ge=1, help="'total' budget: prompt + completion tokens of all sampled sequences (None: no budget)"
     )
+    questions: QuestionConfig | None = cfield(
+        None, help="train on this question pool's training split instead of `tasks` (as the other RL loops: its "
+        'held-out questions are never trained on)')
     output_root: str = cfield('runs/grpo', help='base directory of runs (relative to the project root)')
 
     def validate(self):
         super().validate()
         if not self.tasks:
             raise ValueError("tasks is empty: name at least one, e.g. [general_knowledge]")
+        check_difficulty_mix(self.difficulty_mix)
         known = [*GENERATORS, *TASK_GENERATORS, *DATASET_TASKS]
         for t in self.tasks:
             if t not in known:
@@ -78,14 +85,21 @@ def build_grpo_dataset(
     seed: int = 0,
     difficulty_mix: dict | None = None,
     max_prompt_tokens: int = 512,
+    questions: QuestionConfig | None = None,
 ):
-    "A TRL prompt dataset of `num_prompts` rows round-robin from `tasks` (prompts over `max_prompt_tokens` dropped)."
+    """A TRL prompt dataset of `num_prompts` rows round-robin from `tasks`, or the first `num_prompts` of the
+    training split of `questions` (prompts over `max_prompt_tokens` dropped)."""
     from datasets import Dataset
 
-    per = [num_prompts // len(tasks) + (i < num_prompts % len(tasks)) for i in range(len(tasks))]
+    if questions is not None:
+        tasks, src = [questions.dataset or questions.capability], [pool_rows(questions)[:num_prompts]]
+        per = [len(src[0])]
+    else:
+        per = [num_prompts // len(tasks) + (i < num_prompts % len(tasks)) for i in range(len(tasks))]
+        src = [task_rows(t, n, seed, difficulty_mix) if n else [] for t, n in zip(tasks, per)]
     rows = []
-    for t, n in zip(tasks, per):
-        for r in task_rows(t, n, seed, difficulty_mix) if n else []:
+    for t, rs in zip(tasks, src):
+        for r in rs:
             msgs = [{'role': 'user', 'content': r.pop('question')}]
             n_tok = prompt_token_count(tok, msgs)
             if n_tok <= max_prompt_tokens:
@@ -185,7 +199,8 @@ def run_grpo(cfg: GRPORunConfig, output_dir=None, *, fresh=False, progress=True,
     if done is not None:
         return done
     seed_everything(cfg.seed)
-    ds = build_grpo_dataset(cfg.tasks, cfg.num_prompts, tok, cfg.seed, cfg.difficulty_mix, cfg.max_prompt_tokens)
+    ds = build_grpo_dataset(cfg.tasks, cfg.num_prompts, tok, cfg.seed, cfg.difficulty_mix, cfg.max_prompt_tokens,
+                            cfg.questions)
     args = grpo_args_from(cfg, out, cfg.max_completion_length, progress)
     peft = lora_config(cfg.lora_r, cfg.lora_alpha)
     comp, on_records = jsonl_recorder(out / 'completions.jsonl', rd, on_step)

@@ -8,8 +8,7 @@ import difflib
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
-import yaml
-from ..core.config import ConfigError, cfield, config_from_dict, project_root
+from ..core.config import ConfigError, cfield, config_from_dict, project_root, read_yaml
 
 # %% auto #0
 __all__ = ['CAPABILITIES', 'EVAL_TYPES', 'check_capability', 'capability_vector', 'as_dict', 'TaskCard',
@@ -83,7 +82,7 @@ class TaskCard:
                 "give `requirements` (a {capability: weight} map) or `requirement_model` (a trained identifier)"
             )
         if self.requirements is not None:
-            capability_vector(self.requirements, '')
+            capability_vector(self.requirements, 'requirements: ')
         for i, ex in enumerate(self.exemplars):
             if not isinstance(ex, dict) or 'prompt' not in ex:
                 raise ValueError(f"exemplars[{i}] needs a 'prompt' (and usually an 'answer')")
@@ -116,14 +115,12 @@ def load_task_cards(path=None) -> dict[str, TaskCard]:
     path = Path(path) if path else default_task_cards_path()
     if not path.exists():
         raise ConfigError(f"{path}: task card file not found.")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: invalid YAML: {e}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of task name -> card.")
+    data = read_yaml(path)  # a mapping of task name -> card; empty, duplicate-key, non-UTF-8 files are errors
     cards = {}
     for name, body in data.items():
+        if body is not None and not isinstance(body, dict):
+            raise ConfigError(f"{path}: task '{name}': the card must be a mapping of its fields (description, "
+                              f"requirements, ...), got a {type(body).__name__}.")
         if isinstance(body, dict) and 'requirements' in body and isinstance(body['requirements'], dict):
             for k in body['requirements']:
                 check_capability(k, f"{path}: task '{name}': requirements: ")

@@ -15,9 +15,9 @@ from .data import DataError, load_dataset_spec, parse_dataset_spec, resolve_path
 from ..core.rundir import write_json_atomic
 
 # %% auto #0
-__all__ = ['DEFAULT_EVAL_SPECS', 'DEFAULT_EVAL_HASHES', 'prompt_text', 'normalize_prompt', 'prompt_hash', 'word_ngrams',
-           'LeakageIndex', 'filter_prompts', 'build_eval_hashes', 'EvalHashesConfig', 'run_build_eval_hashes',
-           'LeakageConfig']
+__all__ = ['READ_NORMALIZE', 'DEFAULT_EVAL_SPECS', 'DEFAULT_EVAL_HASHES', 'prompt_text', 'normalize_prompt', 'prompt_hash',
+           'word_ngrams', 'read_normalize', 'read_prompt_hash', 'LeakageIndex', 'filter_prompts', 'build_eval_hashes',
+           'EvalHashesConfig', 'run_build_eval_hashes', 'LeakageConfig']
 
 # %% ../../nbs/10_tasks/17_leakage.ipynb #ec427bc3
 def prompt_text(prompt) -> str:
@@ -54,6 +54,27 @@ def word_ngrams(text, n: int = 8) -> set[str]:
 def _key(gram: str) -> str:
     return hashlib.blake2b(gram.encode('utf-8'), digest_size=8).hexdigest()
 
+# %% ../../nbs/10_tasks/17_leakage.ipynb #cc18ff94
+READ_NORMALIZE = {'strip': True, 'collapse_whitespace': True, 'lowercase': False}  # the reference's defaults
+
+
+def read_normalize(text, rules: dict | None = None) -> str:
+    "The prompt text normalised by the ReAD reference's rules (`strip`, `collapse_whitespace`, `lowercase`)."
+    r = {**READ_NORMALIZE, **(rules or {})}
+    out = prompt_text(text)
+    if r['strip']:
+        out = out.strip()
+    if r['collapse_whitespace']:
+        out = re.sub(r'\s+', ' ', out)
+    if r['lowercase']:
+        out = out.lower()
+    return out
+
+
+def read_prompt_hash(text, rules: dict | None = None) -> str:
+    "SHA-256 hex digest of the prompt normalised by the reference's `rules`: the hashes of its eval-hash files."
+    return hashlib.sha256(read_normalize(text, rules).encode('utf-8')).hexdigest()
+
 # %% ../../nbs/10_tasks/17_leakage.ipynb #0585a1ee
 _FORMAT = 'capdistill-eval-prompt-hashes'
 
@@ -73,6 +94,8 @@ class LeakageIndex:
     hashes: dict = field(default_factory=dict)  # SHA-256 of normalised eval prompt -> source name
     ngrams: set = field(default_factory=set)  # 64-bit BLAKE2b keys of the eval prompts' word n-grams
     sources: dict = field(default_factory=dict)  # source name -> prompts added from it
+    read_hashes: set = field(default_factory=set)  # SHA-256 hashes of a ReAD hash file (its own normalisation)
+    read_rules: dict = field(default_factory=dict)  # the normalisation rules `read_hashes` were built with
 
     def __post_init__(self):
         if not isinstance(self.n, int) or isinstance(self.n, bool) or self.n < 1:
@@ -80,11 +103,12 @@ class LeakageIndex:
         _check_threshold(self.threshold, 'LeakageIndex: threshold')
         self.threshold = float(self.threshold)
         self.ngrams = set(self.ngrams)
+        self.read_hashes = set(self.read_hashes)
 
     @property
     def count(self) -> int:
-        "Distinct eval prompts indexed."
-        return len(self.hashes)
+        "Distinct eval prompts indexed (by our hashes, plus those of a ReAD hash file)."
+        return len(self.hashes) + len(self.read_hashes)
 
     def add(self, prompts: Iterable, source: str = 'prompts') -> LeakageIndex:
         "Index eval `prompts` (strings or chat message lists) under the name `source`; empty prompts are skipped."
@@ -113,6 +137,8 @@ class LeakageIndex:
         t = self.threshold if threshold is None else _check_threshold(threshold, 'threshold')
         if (src := self.hashes.get(prompt_hash(prompt))) is not None:
             return True, f"same text as a {src} eval prompt (up to case, whitespace and Unicode forms)"
+        if self.read_hashes and read_prompt_hash(prompt, self.read_rules) in self.read_hashes:
+            return True, f"same text as an eval prompt of the ReAD hash file (normalised by {self.read_rules})"
         frac, k = self.overlap(prompt)
         if k and frac >= t:
             return True, f"{frac:.0%} of its {k} word {self.n}-grams occur in eval prompts (threshold {t:.0%})"
@@ -132,7 +158,7 @@ class LeakageIndex:
             'sources': dict(self.sources),
             'hashes': dict(sorted(self.hashes.items())),
             'ngrams': sorted(self.ngrams),
-        }
+        } | ({'read_hashes': sorted(self.read_hashes), 'read_rules': self.read_rules} if self.read_hashes else {})
 
     def save(self, path) -> Path:
         "Write the index as JSON to `path` (relative to the project root), creating folders; returns the path."
@@ -143,7 +169,7 @@ class LeakageIndex:
 
     @classmethod
     def load(cls, path) -> LeakageIndex:
-        "Read an index written by `save` (or `capdistill build-eval-hashes`)."
+        "Read an index written by `save` (or `capdistill build-eval-hashes`), or a ReAD reference hash file."
         path = resolve_path(path)
         fix = f"Rebuild it: capdistill build-eval-hashes --set output={path}"
         if not path.is_file():
@@ -152,6 +178,8 @@ class LeakageIndex:
             d = json.loads(path.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise DataError(f"{path}: not valid JSON ({e}). {fix}") from None
+        if isinstance(d, list) or (isinstance(d, dict) and 'format' not in d and {'hashes', 'hash_list'} & set(d)):
+            return cls.from_read_hashes(d, path)
         if not isinstance(d, dict) or d.get('format') != _FORMAT:
             raise DataError(f"{path}: not an eval-prompt hash index (no \"format\": \"{_FORMAT}\"). {fix}")
         if d.get('version') != 1:
@@ -165,12 +193,30 @@ class LeakageIndex:
                 hashes=dict(d['hashes']),
                 ngrams=set(d['ngrams']),
                 sources=dict(d['sources']),
+                read_hashes=set(d.get('read_hashes', ())),
+                read_rules=dict(d.get('read_rules', {})),
             )
         except (KeyError, TypeError, ValueError) as e:
             raise DataError(f"{path}: damaged index ({type(e).__name__}: {e}). {fix}") from None
         if d.get('count') != idx.count:
             raise DataError(f"{path}: damaged index (count {d.get('count')} but {idx.count} hashes). {fix}")
         return idx
+
+    @classmethod
+    def from_read_hashes(cls, d, where='<ReAD hash file>') -> LeakageIndex:
+        "An index of the hashes in a ReAD reference hash file (`{'hashes': [...], 'normalize': {...}}` or a list)."
+        d = {'hashes': d} if isinstance(d, list) else d
+        hashes, rules = d.get('hashes', d.get('hash_list')), d.get('normalize') or {}
+        if d.get('hash_method', 'sha256') != 'sha256':
+            raise DataError(f"{where}: hash_method {d['hash_method']!r} is not supported; ReAD hash files use sha256.")
+        if not isinstance(rules, dict) or set(rules) - set(READ_NORMALIZE) or not all(
+            isinstance(v, bool) for v in rules.values()
+        ):
+            raise DataError(f"{where}: 'normalize' must map {sorted(READ_NORMALIZE)} to true/false, got {rules!r}.")
+        ok = isinstance(hashes, list) and all(isinstance(h, str) and re.fullmatch('[0-9a-f]{64}', h) for h in hashes)
+        if not ok:
+            raise DataError(f"{where}: 'hashes' must be a list of SHA-256 hex digests (64 lowercase hex digits).")
+        return cls(read_hashes=set(hashes), read_rules=dict(rules), sources={'ReAD hash file': len(set(hashes))})
 
 # %% ../../nbs/10_tasks/17_leakage.ipynb #dcd69f29
 def _prompt_of(x, key: str):

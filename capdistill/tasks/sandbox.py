@@ -12,7 +12,8 @@ from typing import Literal
 from ..core.config import Config, cfield, config_from_dict
 
 # %% auto #0
-__all__ = ['STATUSES', 'SandboxConfig', 'SandboxResult', 'SandboxError', 'bwrap_path', 'run_python', 'check_python_tests']
+__all__ = ['STATUSES', 'ALLOW_WEAK_ENV', 'SandboxConfig', 'SandboxResult', 'SandboxError', 'bwrap_path', 'landlock_abi',
+           'read_roots', 'weak_sandbox_allowed', 'read_confinement', 'run_python', 'check_python_tests']
 
 # %% ../../nbs/10_tasks/13_sandbox.ipynb #1d0ede48
 @dataclass
@@ -26,9 +27,14 @@ class SandboxConfig(Config):
     file_mb: int = cfield(64, ge=0, help='largest file the code may write (RLIMIT_FSIZE)')
     max_procs: int = cfield(16, ge=1, help='tasks (threads) the code may add, RLIMIT_NPROC (not enforced for root)')
     python_guards: bool = cfield(True, help='audit hook + patches in the child')
-    kernel_guards: bool = cfield(True, help='seccomp + Landlock + no capabilities, where the kernel has them')
+    kernel_guards: bool = cfield(True, help='seccomp + Landlock (reads, writes) + no capabilities, where the kernel '
+                                 'has them')
     bwrap: Literal['auto', 'never', 'always'] = cfield('auto', help='run inside bubblewrap: auto (when it works), '
                                                        'never, or always (error without it)')
+    read_paths: list[str] = cfield([], help='extra files or folders the code may read (read-only), e.g. data files')
+    allow_weak_sandbox: bool = cfield(False, help='run even when no layer confines reads (no working bwrap, no '
+                                      'Landlock): rlimits, seccomp and Python guards only; or set '
+                                      'CAPDISTILL_ALLOW_WEAK_SANDBOX=1')
 
 
 STATUSES = ('passed', 'failed', 'timeout', 'memory', 'crashed', 'blocked')
@@ -57,9 +63,67 @@ class SandboxError(RuntimeError):
 _CHILD = r'''
 import os, sys, builtins, traceback
 
-def _kernel_guards(root, report):
-    "Kernel-enforced layers (Linux): no_new_privs, no capabilities, Landlock (writes), seccomp (syscalls)."
+def _landlock(sc, L, root, reads):
+    "Landlock: reads only in the sandbox dir and under `reads`, writes only there (and /dev/null), no exec. (ABI, why)"
+    import ctypes, stat, struct
+    abi = sc(L(444), None, L(0), L(1))                               # LANDLOCK_CREATE_RULESET_VERSION
+    if abi < 1: return 0, ''
+    EXEC, WRITE, READ, RDIR, TRUNC = 1 << 0, 1 << 1, 1 << 2, 1 << 3, 1 << 14
+    DEV = (1 << 6) | (1 << 11)                                         # MAKE_CHAR | MAKE_BLOCK
+    fs = EXEC | WRITE | READ | RDIR | sum(1 << i for i in range(4, 13))   # + REMOVE_*, MAKE_*
+    fs |= (1 << 13 if abi >= 2 else 0) | (TRUNC if abi >= 3 else 0)        # REFER, TRUNCATE
+    # net: bind/connect TCP; scope: abstract unix sockets, signals
+    attr = struct.pack('QQQ', fs, 3 if abi >= 4 else 0, 3 if abi >= 6 else 0)
+    size = 8 if abi < 4 else 16 if abi < 6 else 24
+    rfd = sc(L(444), attr[:size], L(size), L(0))
+    if rfd < 0: return 0, 'landlock_create_ruleset: ' + os.strerror(ctypes.get_errno())
+    rules = [(root, fs & ~DEV & ~EXEC), ('/dev/null', READ | WRITE | TRUNC)] + [(p, READ | RDIR) for p in reads]
+    try:
+        for path, acc in rules:
+            try: fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            except OSError: continue
+            acc &= fs if stat.S_ISDIR(os.fstat(fd).st_mode) else fs & (EXEC | WRITE | READ | TRUNC)   # file rights
+            bad = sc(L(445), L(rfd), L(1), struct.pack('=Qi', acc, fd), L(0))   # LANDLOCK_RULE_PATH_BENEATH
+            os.close(fd)
+            if bad: return 0, f'landlock_add_rule {path}: ' + os.strerror(ctypes.get_errno())
+        if sc(L(446), L(rfd), L(0)): return 0, 'landlock_restrict_self: ' + os.strerror(ctypes.get_errno())
+    finally: os.close(rfd)
+    return abi, ''
+
+def _seccomp(libc, report):
+    "seccomp filter (x86-64 only): True if installed."
+    # no new processes (threads are fine), no exec, no sockets (socketpair is fine), no signals or ptrace to other
+    # processes, no io_uring, no chmod/chown
     import ctypes, platform, struct
+    if platform.machine() != 'x86_64': return False
+    pid, EPERM, ENOSYS = os.getpid(), 1, 38
+    ALLOW, KILL, ERR = 0x7FFF0000, 0x80000000, 0x00050000
+    LD, JEQ, JGE, JSET, RET = 0x20, 0x15, 0x35, 0x45, 0x06
+    deny = [57, 58, 59, 322, 41, 200, 101, 310, 311, 425, 426, 427, 424, 129, 297, 438, 109, 112, 272, 308,
+            298, 321, 248, 249, 250, 90, 91, 268, 452, 92, 93, 94, 260]
+    # fork vfork execve execveat socket tkill ptrace process_vm_{readv,writev} io_uring_{setup,enter,register}
+    # pidfd_send_signal rt_sigqueueinfo rt_tgsigqueueinfo pidfd_getfd setpgid setsid unshare setns
+    # perf_event_open bpf add_key request_key keyctl chmod fchmod fchmodat fchmodat2 chown fchown lchown fchownat
+    p = [(LD, 0, 0, 4), (JEQ, 1, 0, 0xC000003E), (RET, 0, 0, KILL),   # arch must be x86_64
+         (LD, 0, 0, 0), (JGE, 0, 1, 0x40000000), (RET, 0, 0, ERR | EPERM)]  # no x32 syscalls
+    for nr in deny: p += [(JEQ, 0, 1, nr), (RET, 0, 0, ERR | EPERM)]
+    p += [(JEQ, 0, 1, 435), (RET, 0, 0, ERR | ENOSYS)]                   # clone3: glibc falls back to clone
+    p += [(JEQ, 0, 4, 56), (LD, 0, 0, 16), (JSET, 0, 1, 0x10000),         # clone: only with CLONE_THREAD
+          (RET, 0, 0, ALLOW), (RET, 0, 0, ERR | EPERM)]
+    p += [(JEQ, 0, 5, 62), (LD, 0, 0, 16), (JEQ, 2, 0, pid),               # kill: only ourselves
+          (JEQ, 1, 0, -pid & 0xFFFFFFFF), (RET, 0, 0, ERR | EPERM), (RET, 0, 0, ALLOW)]
+    p += [(JEQ, 0, 4, 234), (LD, 0, 0, 16), (JEQ, 1, 0, pid),              # tgkill: only our threads
+          (RET, 0, 0, ERR | EPERM), (RET, 0, 0, ALLOW)]
+    p += [(RET, 0, 0, ALLOW)]
+    filt = ctypes.create_string_buffer(b''.join(struct.pack('HBBI', *i) for i in p))
+    prog = ctypes.create_string_buffer(struct.pack('HxxxxxxQ', len(p), ctypes.addressof(filt)))  # sock_fprog
+    if libc.prctl(22, 2, ctypes.addressof(prog), 0, 0) == 0: return True   # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+    report('warn', 'seccomp failed:', os.strerror(ctypes.get_errno()))
+    return False
+
+def _kernel_guards(root, reads, report):
+    "Kernel-enforced layers (Linux): no_new_privs, no capabilities, Landlock (reads, writes), seccomp (syscalls)."
+    import ctypes, struct
     done, L = [], ctypes.c_ulong
     libc = ctypes.CDLL(None, use_errno=True)
     sc = libc.syscall; sc.restype = ctypes.c_long
@@ -68,71 +132,40 @@ def _kernel_guards(root, report):
         report('warn', 'no_new_privs failed:', os.strerror(ctypes.get_errno())); return done
     hdr, data = struct.pack('Ii', 0x20080522, 0), bytes(24)        # _LINUX_CAPABILITY_VERSION_3, all sets empty
     if libc.capset(hdr, data) == 0: done.append('nocaps')
-    # Landlock: every write-like access is handled; only the sandbox dir (and /dev/null) grant them.
-    abi = sc(L(444), None, L(0), L(1))                               # LANDLOCK_CREATE_RULESET_VERSION
-    if abi >= 1:
-        WRITE, TRUNC, DEV = 1 << 1, 1 << 14, (1 << 6) | (1 << 11)  # WRITE_FILE, TRUNCATE, MAKE_CHAR|MAKE_BLOCK
-        fs = WRITE | (1 << 4) | (1 << 5) | sum(1 << i for i in range(6, 13))   # + REMOVE_*, MAKE_*
-        fs |= (1 << 13 if abi >= 2 else 0) | (TRUNC if abi >= 3 else 0)          # REFER, TRUNCATE
-        # net: bind/connect TCP; scope: abstract unix sockets, signals
-        attr = struct.pack('QQQ', fs, 3 if abi >= 4 else 0, 3 if abi >= 6 else 0)
-        size = 8 if abi < 4 else 16 if abi < 6 else 24
-        rfd = sc(L(444), attr[:size], L(size), L(0))
-        ok = rfd >= 0
-        for path, acc in ((root, fs & ~DEV), ('/dev/null', WRITE | (TRUNC if abi >= 3 else 0))):
-            fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
-            ok = ok and sc(L(445), L(rfd), L(1), struct.pack('=Qi', acc, fd), L(0)) == 0   # LANDLOCK_RULE_PATH_BENEATH
-            os.close(fd)
-        if ok and sc(L(446), L(rfd), L(0)) == 0: done.append(f'landlock{abi}')
-        else: report('warn', 'landlock failed:', os.strerror(ctypes.get_errno()))
-        if rfd >= 0: os.close(rfd)
-    # seccomp: no new processes (threads are fine), no exec, no sockets (socketpair is fine), no signals or
-    # ptrace to other processes, no io_uring, no chmod/chown.
-    if platform.machine() == 'x86_64':
-        pid, EPERM, ENOSYS = os.getpid(), 1, 38
-        ALLOW, KILL, ERR = 0x7FFF0000, 0x80000000, 0x00050000
-        LD, JEQ, JGE, JSET, RET = 0x20, 0x15, 0x35, 0x45, 0x06
-        deny = [57, 58, 59, 322, 41, 200, 101, 310, 311, 425, 426, 427, 424, 129, 297, 438, 109, 112, 272, 308,
-                298, 321, 248, 249, 250, 90, 91, 268, 452, 92, 93, 94, 260]
-        # fork vfork execve execveat socket tkill ptrace process_vm_{readv,writev} io_uring_{setup,enter,register}
-        # pidfd_send_signal rt_sigqueueinfo rt_tgsigqueueinfo pidfd_getfd setpgid setsid unshare setns
-        # perf_event_open bpf add_key request_key keyctl chmod fchmod fchmodat fchmodat2 chown fchown lchown fchownat
-        p = [(LD, 0, 0, 4), (JEQ, 1, 0, 0xC000003E), (RET, 0, 0, KILL),   # arch must be x86_64
-             (LD, 0, 0, 0), (JGE, 0, 1, 0x40000000), (RET, 0, 0, ERR | EPERM)]  # no x32 syscalls
-        for nr in deny: p += [(JEQ, 0, 1, nr), (RET, 0, 0, ERR | EPERM)]
-        p += [(JEQ, 0, 1, 435), (RET, 0, 0, ERR | ENOSYS)]                   # clone3: glibc falls back to clone
-        p += [(JEQ, 0, 4, 56), (LD, 0, 0, 16), (JSET, 0, 1, 0x10000),         # clone: only with CLONE_THREAD
-              (RET, 0, 0, ALLOW), (RET, 0, 0, ERR | EPERM)]
-        p += [(JEQ, 0, 5, 62), (LD, 0, 0, 16), (JEQ, 2, 0, pid),               # kill: only ourselves
-              (JEQ, 1, 0, -pid & 0xFFFFFFFF), (RET, 0, 0, ERR | EPERM), (RET, 0, 0, ALLOW)]
-        p += [(JEQ, 0, 4, 234), (LD, 0, 0, 16), (JEQ, 1, 0, pid),              # tgkill: only our threads
-              (RET, 0, 0, ERR | EPERM), (RET, 0, 0, ALLOW)]
-        p += [(RET, 0, 0, ALLOW)]
-        filt = ctypes.create_string_buffer(b''.join(struct.pack('HBBI', *i) for i in p))
-        prog = ctypes.create_string_buffer(struct.pack('HxxxxxxQ', len(p), ctypes.addressof(filt)))  # sock_fprog
-        # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
-        if libc.prctl(22, 2, ctypes.addressof(prog), 0, 0) == 0: done.append('seccomp')
-        else: report('warn', 'seccomp failed:', os.strerror(ctypes.get_errno()))
+    abi, why = _landlock(sc, L, root, reads)
+    if abi: done.append(f'landlock{abi}')
+    elif why: report('warn', 'landlock failed:', why)
+    if _seccomp(libc, report): done.append('seccomp')
     return done
+
+_WFLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+_DENY = {'os.system', 'os.exec', 'os.spawn', 'os.posix_spawn', 'os.fork', 'os.forkpty', 'os.kill', 'os.killpg',
+         'subprocess.Popen', 'signal.pthread_kill', 'resource.setrlimit', 'resource.prlimit', 'os.startfile',
+         'gc.get_objects', 'gc.get_referrers', 'gc.get_referents', 'socket.connect', 'socket.bind',
+         'socket.sendto', 'socket.sendmsg', 'socket.getaddrinfo', 'socket.gethostbyname', 'socket.gethostbyaddr',
+         'socket.gethostbyname_ex', 'socket.getnameinfo', 'webbrowser.open'}
+# event -> [(index of a path arg that must lie inside the sandbox, index of its dir_fd arg or None)]
+_P, _P2 = [(0, None)], [(1, None)]
+_PATHS = {'os.remove': [(0, 1)], 'os.rmdir': [(0, 1)], 'os.mkdir': [(0, 2)], 'os.rename': [(0, 2), (1, 3)],
+          'os.link': [(0, 2), (1, 3)], 'os.symlink': [(1, 2)], 'os.chmod': [(0, 2)], 'os.chown': [(0, 3)],
+          'os.utime': [(0, 3)], 'os.truncate': _P, 'os.chflags': _P, 'os.lchflags': _P, 'os.setxattr': _P,
+          'os.removexattr': _P, 'shutil.rmtree': [(0, 1)], 'shutil.copyfile': _P2, 'shutil.copymode': _P2,
+          'shutil.copystat': _P2, 'shutil.copytree': _P2, 'shutil.move': _P + _P2, 'shutil.chown': _P,
+          'shutil.unpack_archive': _P2, 'shutil.make_archive': _P}
+
+def _db_path(db):
+    "The file a sqlite3.connect() database argument names (None: in memory)."
+    p = db if isinstance(db, str) else os.fsdecode(os.fspath(db))
+    if p.startswith('file:'): p = p[5:].split('?', 1)[0].removeprefix('//localhost').removeprefix('//')
+    return None if p in ('', ':memory:') else p
 
 def _python_guards(root, report):
     "Audit hook (PEP 578) + patches: refuse process, network, signal and out-of-sandbox write operations."
     import _posixsubprocess, shutil
-    WFLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
-    DENY = {'os.system', 'os.exec', 'os.spawn', 'os.posix_spawn', 'os.fork', 'os.forkpty', 'os.kill', 'os.killpg',
-            'subprocess.Popen', 'signal.pthread_kill', 'resource.setrlimit', 'resource.prlimit', 'os.startfile',
-            'gc.get_objects', 'gc.get_referrers', 'gc.get_referents', 'socket.connect', 'socket.bind',
-            'socket.sendto', 'socket.sendmsg', 'socket.getaddrinfo', 'socket.gethostbyname', 'socket.gethostbyaddr',
-            'socket.gethostbyname_ex', 'socket.getnameinfo', 'webbrowser.open'}
-    # event -> [(index of a path arg that must lie inside the sandbox, index of its dir_fd arg or None)]
-    P, P2 = [(0, None)], [(1, None)]
-    PATHS = {'os.remove': [(0, 1)], 'os.rmdir': [(0, 1)], 'os.mkdir': [(0, 2)], 'os.rename': [(0, 2), (1, 3)],
-             'os.link': [(0, 2), (1, 3)], 'os.symlink': [(1, 2)], 'os.chmod': [(0, 2)], 'os.chown': [(0, 3)],
-             'os.utime': [(0, 3)], 'os.truncate': P, 'os.chflags': P, 'os.lchflags': P, 'os.setxattr': P,
-             'os.removexattr': P, 'shutil.rmtree': [(0, 1)], 'shutil.copyfile': P2, 'shutil.copymode': P2,
-             'shutil.copystat': P2, 'shutil.copytree': P2, 'shutil.move': P + P2, 'shutil.chown': P,
-             'shutil.unpack_archive': P2, 'shutil.make_archive': P}
     realpath, seen, busy = os.path.realpath, set(), []
+    # local, immutable copies: the code could reach and edit this module's globals through sys.modules
+    WFLAGS, DENY, db_path = _WFLAGS, frozenset(_DENY), _db_path
+    PATHS = {k: tuple(v) for k, v in _PATHS.items()}
 
     def inside(p, dfd=None):
         if isinstance(p, int): p = os.readlink(f'/proc/self/fd/{p}')        # an open fd: where it points
@@ -158,6 +191,8 @@ def _python_guards(root, report):
                 else: write = any(c in (mode or '') for c in 'wax+')
                 if write and not isinstance(path, int) and not inside(path):
                     deny(f'writing {os.fsdecode(os.fspath(path))}')
+            elif event == 'sqlite3.connect' and (p := db_path(args[0])) is not None and not inside(p):
+                deny(f'{event} {p}')
             elif event in PATHS:
                 for i, d in PATHS[event]:
                     p = args[i] if i < len(args) else None
@@ -178,12 +213,15 @@ def _python_guards(root, report):
 
 def _main():
     root, chan, path, want = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4].split(',')
+    reads = [p for p in sys.argv[5].split('\n') if p]
     def report(*parts):
         try: os.write(chan, (' '.join(map(str, parts)).replace('\n', ' ') + '\n').encode('utf-8', 'replace'))
         except OSError: pass
     with open(path, encoding='utf-8', errors='replace') as f: src = f.read()
     guards = []
-    if 'kernel' in want and sys.platform.startswith('linux'): guards += _kernel_guards(root, report)
+    if 'kernel' in want and sys.platform.startswith('linux'): guards += _kernel_guards(root, reads, report)
+    if 'strict' in want and not any(g.startswith('landlock') for g in guards):   # the only layer confining reads
+        report('refuse', 'Landlock could not be applied in the child'); os._exit(70)
     if 'python' in want: _python_guards(root, report); guards.append('python')
     report('guards', ','.join(guards))
     sys.argv, g = [path], {'__name__': '__main__', '__file__': path, '__builtins__': builtins}
@@ -214,27 +252,26 @@ def bwrap_path() -> str | None:
     return p if r.returncode == 0 else None
 
 
-def _bwrap_cmd(p: str, tmp: str) -> list:
-    return [
-        p,
-        '--die-with-parent',
-        '--unshare-all',
-        '--ro-bind',
-        '/',
-        '/',
-        '--dev',
-        '/dev',
-        '--proc',
-        '/proc',
-        '--tmpfs',
-        '/tmp',
-        '--bind',
-        tmp,
-        tmp,
-        '--chdir',
-        tmp,
-        '--',
-    ]
+def _bwrap_binds(roots: list) -> list:
+    "bwrap arguments that show each of `roots` read-only at its own path (a symlink as the same symlink)."
+    args, todo, seen = [], list(roots), set()
+    while todo:
+        p = os.path.abspath(todo.pop(0))
+        if p in seen or p.startswith('/dev/'):  # /dev comes from `--dev`
+            continue
+        seen.add(p)
+        if os.path.islink(p):  # /lib -> usr/lib: the link, and what it points to
+            args += ['--symlink', os.readlink(p), p]
+            todo.append(os.path.realpath(p))
+        elif os.path.exists(p):
+            args += ['--ro-bind', os.path.realpath(p), p]
+    return args
+
+
+def _bwrap_cmd(p: str, tmp: str, roots: list) -> list:
+    "bubblewrap around the child: new namespaces, nothing mounted but `roots` (read-only) and `tmp`."
+    return [p, '--die-with-parent', '--unshare-all', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp',
+            *_bwrap_binds(roots), '--bind', tmp, tmp, '--chdir', tmp, '--']
 
 
 def _user_tasks(uid: int) -> int:
@@ -279,6 +316,61 @@ def _preexec(limits):
             resource.setrlimit(r, (soft, hard))
 
     return set_limits
+
+# %% ../../nbs/10_tasks/13_sandbox.ipynb #e595696a
+ALLOW_WEAK_ENV = 'CAPDISTILL_ALLOW_WEAK_SANDBOX'
+_SYSTEM_READS = ('/lib', '/lib32', '/lib64', '/libx32', '/usr/lib', '/usr/lib32', '/usr/lib64', '/usr/libx32',
+                 '/usr/local/lib', '/usr/share/zoneinfo', '/etc/ld.so.cache', '/etc/localtime', '/dev/null',
+                 '/dev/zero', '/dev/urandom', '/dev/random')
+
+
+@lru_cache(maxsize=None)
+def landlock_abi() -> int:
+    "The Landlock ABI version this kernel offers (0: none, or not Linux). Cached."
+    if not sys.platform.startswith('linux'):
+        return 0
+    import ctypes
+
+    sc = ctypes.CDLL(None, use_errno=True).syscall
+    sc.restype = ctypes.c_long
+    return max(int(sc(ctypes.c_ulong(444), None, ctypes.c_ulong(0), ctypes.c_ulong(1))), 0)  # ..._VERSION
+
+
+def read_roots(extra=()) -> list:
+    "Existing absolute paths sandboxed code may read (besides its temp dir): the interpreter's needs, then `extra`."
+    exe = os.path.dirname(os.path.realpath(sys.executable))
+    out = []
+    for p in [sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix, exe, *_SYSTEM_READS, *extra]:
+        p = os.path.abspath(os.path.expanduser(p))
+        if os.path.lexists(p) and p not in out:
+            out.append(p)
+    return out
+
+# %% ../../nbs/10_tasks/13_sandbox.ipynb #61bfdb41
+def weak_sandbox_allowed(cfg: SandboxConfig) -> bool:
+    "May code run with no layer confining its reads? `cfg.allow_weak_sandbox` or CAPDISTILL_ALLOW_WEAK_SANDBOX=1."
+    return cfg.allow_weak_sandbox or os.environ.get(ALLOW_WEAK_ENV, '').strip() == '1'
+
+
+def read_confinement(cfg: SandboxConfig, bw: str | None) -> list:
+    """The layers that will confine the code's reads ('bwrap', 'landlock'; `bw`: the bwrap in use). None at all is a
+    `SandboxError` that names each missing layer, unless `weak_sandbox_allowed(cfg)`."""
+    have = (['bwrap'] if bw else []) + (['landlock'] if cfg.kernel_guards and landlock_abi() else [])
+    if have or weak_sandbox_allowed(cfg):
+        return have
+    no_bw = "bwrap='never'" if cfg.bwrap == 'never' else 'no working `bwrap` on PATH: apt-get install bubblewrap'
+    if not cfg.kernel_guards:
+        no_ll = 'kernel_guards=False'
+    elif not sys.platform.startswith('linux'):
+        no_ll = f'not Linux but {sys.platform}'
+    else:
+        no_ll = f'kernel {os.uname().release} has none; it needs Linux >= 5.13 with landlock in lsm='
+    raise SandboxError(
+        f'capdistill sandbox: refusing to run untrusted code, nothing would confine its reads. Missing layers: '
+        f'bubblewrap ({no_bw}) and Landlock ({no_ll}). Install bubblewrap, or accept a weaker sandbox (rlimits, '
+        f'seccomp, Python guards; the code can read every file you can) with SandboxConfig(allow_weak_sandbox=True) '
+        f'or {ALLOW_WEAK_ENV}=1.'
+    )
 
 # %% ../../nbs/10_tasks/13_sandbox.ipynb #3f2e99ba
 def _exited(pid: int) -> bool:
@@ -408,6 +500,10 @@ def _drain(proc, r: int, cfg: SandboxConfig, t0: float):
 def _result(proc, bw, bufs: list, dropped: list, timed_out: bool, duration: float) -> SandboxResult:
     "The `SandboxResult` of a finished child from its output and its report lines (warnings re-raised here)."
     side = bytes(bufs[2]).decode('utf-8', 'replace').splitlines()
+    if refused := [l[7:] for l in side if l.startswith('refuse ')]:
+        why = '; '.join(refused + [l[5:] for l in side if l.startswith('warn ')])
+        raise SandboxError(f'capdistill sandbox: refusing to run untrusted code: {why}. Landlock was the only layer '
+                           f'to confine its reads (no bwrap); set allow_weak_sandbox=True to run without it.')
     for l in side:
         if l.startswith('warn '):
             warnings.warn(f'capdistill sandbox: {l[5:]}', RuntimeWarning)
@@ -433,17 +529,20 @@ def run_python(code: str, cfg: SandboxConfig | None = None, stdin: str = '') -> 
             "SandboxConfig.bwrap='always' but no working `bwrap` is on PATH: install bubblewrap "
             "(apt-get install bubblewrap) or set bwrap='auto'."
         )
-    limits = _rlimits(cfg)
-    want = ','.join(k for k, on in (('kernel', cfg.kernel_guards), ('python', cfg.python_guards)) if on)
+    strict = read_confinement(cfg, bw) == ['landlock'] and not weak_sandbox_allowed(cfg)
+    limits, roots = _rlimits(cfg), read_roots(cfg.read_paths)
+    flags = (('kernel', cfg.kernel_guards), ('python', cfg.python_guards), ('strict', strict))
+    want = ','.join(k for k, on in flags if on)
     with tempfile.TemporaryDirectory(prefix='capdistill-sandbox-', ignore_cleanup_errors=True) as tmp:
         tmp = os.path.realpath(tmp)
         main = Path(tmp, 'main.py')
         main.write_text(code, encoding='utf-8')
         Path(tmp, 'stdin.txt').write_text(stdin, encoding='utf-8')
         r, w = os.pipe()  # the child's report channel
-        cmd = [sys.executable, '-I', '-B', '-X', 'utf8', '-c', _CHILD, tmp, str(w), str(main), want]
+        seen = roots + (['/tmp'] if bw else [])  # bwrap's /tmp is private: it holds nothing but `tmp`
+        cmd = [sys.executable, '-I', '-B', '-X', 'utf8', '-c', _CHILD, tmp, str(w), str(main), want, '\n'.join(seen)]
         if bw:
-            cmd = _bwrap_cmd(bw, tmp) + cmd
+            cmd = _bwrap_cmd(bw, tmp, roots) + cmd
         t0 = time.monotonic()
         try:
             proc = _spawn(cmd, tmp, w, limits)

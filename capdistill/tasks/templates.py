@@ -4,7 +4,7 @@
 
 # %% ../../nbs/10_tasks/16_templates.ipynb #f577044a
 from __future__ import annotations
-import json, re, warnings
+import hashlib, json, re, string, warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -15,8 +15,8 @@ from .cards import CAPABILITIES, capability_vector
 from .prompts import Sample, DIFFICULTIES, GENERATORS, sample_difficulties
 
 # %% auto #0
-__all__ = ['SLOT', 'allocation_counts', 'fill_slots', 'PoolTemplate', 'default_pools_dir', 'load_pool', 'pool_sample',
-           'TemplateConfig', 'sample_batch']
+__all__ = ['SLOT', 'SLOT_TYPES', 'allocation_counts', 'fill_slots', 'PoolTemplate', 'default_pools_dir', 'TypedSlot',
+           'format_slots', 'load_pool', 'pool_sample', 'TemplateConfig', 'sample_batch']
 
 # %% ../../nbs/10_tasks/16_templates.ipynb #bcd90f05
 def allocation_counts(allocation, n: int) -> dict[str, int]:
@@ -50,20 +50,152 @@ def fill_slots(text: str, vals: dict, depth: int = 3) -> str:
 @dataclass
 class PoolTemplate:
     template: str
-    slots: dict
+    slots: dict  # name -> list of values; in ReAD's typed format, name -> TypedSlot
     difficulty: str
     capability: str
     fixed: bool = False  # a seed-format fixed prompt: used verbatim, braces and all
+    id: str | None = None  # the template id, kept into each sample's meta
 
     def render(self, rng) -> str:
         if self.fixed:
             return self.template
+        if any(isinstance(s, TypedSlot) for s in self.slots.values()):
+            return format_slots(self.template, {k: s.draw(rng) for k, s in self.slots.items()})
         vals = {k: v[int(rng.integers(len(v)))] for k, v in self.slots.items()}
         return fill_slots(self.template, vals)
 
 
 def default_pools_dir() -> Path:
     return project_root() / 'data' / 'distill_prompts'
+
+# %% ../../nbs/10_tasks/16_templates.ipynb #75727555
+SLOT_TYPES = ('int', 'float', 'choice', 'str')
+
+
+@dataclass
+class TypedSlot:
+    "A slot of ReAD's typed template format: an int/float in `[min, max]` or a choice, then `format` applied."
+
+    name: str
+    type: str = 'str'
+    values: list | None = None
+    min: float | None = None
+    max: float | None = None
+    format: str | None = None
+
+    def draw(self, rng):
+        "One value, drawn with numpy generator `rng`."
+        if self.type in ('int', 'float'):
+            lo = self.min or 0  # the reference's defaults: min 0, max = min
+            hi = self.max or lo
+            if self.type == 'int':
+                val = int(rng.integers(int(lo), int(hi) + 1))
+            else:
+                val = float(lo) + float(rng.random()) * (float(hi) - float(lo))
+        elif self.values:
+            val = self.values[int(rng.integers(len(self.values)))]
+        else:
+            val = '' if self.type == 'choice' else f'{self.name}_{int(rng.integers(1_000_000))}'
+        if self.format:
+            try:
+                val = format(val, self.format)
+            except (ValueError, TypeError):  # as the reference: a format that does not fit a choice is skipped
+                pass
+        return val
+
+
+def format_slots(text: str, vals: dict) -> str:
+    "`text` filled by `str.format`'s rules (`{{` is `{`, `{a:03d}` formats), each value inserted once, never re-read."
+    out = []
+    for literal, name, spec, conv in string.Formatter().parse(text):
+        out.append(literal)
+        if name is not None:
+            v = vals[name]
+            v = repr(v) if conv == 'r' else str(v) if conv == 's' else v
+            out.append(format(v, spec or ''))
+    return ''.join(out)
+
+# %% ../../nbs/10_tasks/16_templates.ipynb #56eefe62
+def _typed_slots(raw: list, where: str) -> dict:
+    "`{name: TypedSlot}` from ReAD's list of slot specs; a spec it cannot draw from is an error naming it."
+    out = {}
+    for j, s in enumerate(raw):
+        w = f"{where}: slots[{j}]"
+        if not isinstance(s, dict) or not isinstance(s.get('name'), str) or not s['name'].isidentifier():
+            raise ValueError(f"{w}: each typed slot needs a 'name' (a Python identifier), got {s!r}")
+        bad = set(s) - {'name', 'type', 'values', 'min', 'max', 'format'}
+        if bad:
+            raise ValueError(f"{w}: unknown key(s) {sorted(bad)}; a typed slot has name, type, values, min, max, "
+                             "format")
+        t = TypedSlot(s['name'], s.get('type', 'str'), s.get('values'), s.get('min'), s.get('max'), s.get('format'))
+        if t.type not in SLOT_TYPES:
+            raise ValueError(f"{w}: type {t.type!r} must be one of {SLOT_TYPES}")
+        nums = [v for v in (t.min, t.max) if v is not None]
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in nums)
+        if t.type in ('int', 'float') and not numeric:
+            raise ValueError(f"{w}: min and max must be numbers, got {t.min!r}, {t.max!r}")
+        if t.type in ('int', 'float') and (t.max or t.min or 0) < (t.min or 0):
+            raise ValueError(f"{w}: max {t.max!r} is below min {t.min!r}")
+        if t.values is not None and not isinstance(t.values, list):
+            raise ValueError(f"{w}: 'values' must be a list, got {t.values!r}")
+        if t.type == 'choice' and not t.values:
+            raise ValueError(f"{w}: a choice slot needs a non-empty list of 'values'")
+        if t.format is not None and t.type in ('int', 'float'):
+            try:
+                format(int(t.min or 0) if t.type == 'int' else float(t.min or 0), t.format)
+            except (ValueError, TypeError):
+                raise ValueError(f"{w}: format {t.format!r} does not apply to a {t.type}") from None
+        out[t.name] = t
+    return out
+
+
+def _check_fields(template: str, slots: dict, where: str):
+    "Every `str.format` field of a typed template must be a plain slot name."
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError as e:
+        raise ValueError(f"{where}: the template is not a valid str.format string ({e}); write literal braces "
+                         "as {{ and }}") from None
+    if names - set(slots):
+        raise ValueError(f"{where}: template field(s) {sorted(names - set(slots))} have no slot in 'slots'")
+
+# %% ../../nbs/10_tasks/16_templates.ipynb #aa5d7e0c
+def _template_id(d: dict) -> str:
+    "The row's `template_id` or `id`; else, as the reference, the first 12 hex digits of the row's SHA-256."
+    tid = d.get('template_id') or d.get('id')
+    return str(tid) if tid else hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _pool_row(d: dict, where: str, capability: str) -> PoolTemplate:
+    "One pool line: ours (`template` + `{slot: [values]}`), ReAD's fixed `prompt`, or ReAD's typed slot list."
+    tid, meta = _template_id(d), d.get('meta') or {}
+    own = d.get('difficulty', 'medium')
+    diff = own if 'template' in d else meta.get('difficulty', own)  # ReAD's lines: meta first
+    if diff not in DIFFICULTIES:
+        raise ValueError(f"{where}: difficulty {diff!r} must be one of {DIFFICULTIES}")
+    text = d.get('template', d.get('prompt'))
+    if isinstance(d.get('slots'), list) and d['slots']:  # ReAD's typed slots
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"{where}: 'template' (or 'prompt') must be a non-empty string")
+        slots = _typed_slots(d['slots'], where)
+        _check_fields(text, slots, where)
+        return PoolTemplate(text, slots, diff, capability, False, tid)
+    if 'template' not in d and 'prompt' in d:  # ReAD seed format: a fixed prompt
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"{where}: 'prompt' must be a non-empty string")
+        return PoolTemplate(text, {}, diff, capability, True, tid)
+    miss = {'template', 'slots'} - set(d)
+    if miss:
+        raise ValueError(
+            f"{where}: missing field(s) {sorted(miss)}; a line needs 'template' and 'slots' (or the seed's"
+            " 'prompt'), optionally 'difficulty'"
+        )
+    names = set(SLOT.findall(d['template']))
+    if names - set(d['slots']):
+        raise ValueError(f"{where}: template slot(s) {sorted(names - set(d['slots']))} have no values in 'slots'")
+    if not all(isinstance(v, list) and v for v in d['slots'].values()):
+        raise ValueError(f"{where}: every slot needs a non-empty list of values")
+    return PoolTemplate(d['template'], d['slots'], diff, capability, False, tid)
 
 
 @lru_cache(maxsize=None)
@@ -81,37 +213,12 @@ def _load_pool(capability: str, pools_dir: str) -> tuple:
             raise ValueError(f"{path}:{i}: invalid JSON ({e.msg}); each line must be one JSON object") from None
         if not isinstance(d, dict):
             raise ValueError(f"{path}:{i}: each line must be a JSON object")
-        if 'prompt' in d and 'template' not in d:  # ReAD seed format: a fixed prompt
-            if not isinstance(d['prompt'], str) or not d['prompt'].strip():
-                raise ValueError(f"{path}:{i}: 'prompt' must be a non-empty string")
-            d = {
-                'template': d['prompt'],
-                'slots': {},
-                'fixed': True,
-                'difficulty': (d.get('meta') or {}).get('difficulty', d.get('difficulty', 'medium')),
-            }
-        miss = {'template', 'slots'} - set(d)
-        if miss:
-            raise ValueError(
-                f"{path}:{i}: missing field(s) {sorted(miss)}; a line needs 'template' and 'slots' (or the seed's"
-                " 'prompt'), optionally 'difficulty'"
-            )
-        diff = d.get('difficulty', 'medium')
-        if diff not in DIFFICULTIES:
-            raise ValueError(f"{path}:{i}: difficulty {diff!r} must be one of {DIFFICULTIES}")
-        names = set() if d.get('fixed') else set(re.findall(r'\{(\w+)\}', d['template']))
-        if names - set(d['slots']):
-            raise ValueError(
-                f"{path}:{i}: template slot(s) {sorted(names - set(d['slots']))} have no values in 'slots'"
-            )
-        if not all(isinstance(v, list) and v for v in d['slots'].values()):
-            raise ValueError(f"{path}:{i}: every slot needs a non-empty list of values")
-        out.append(PoolTemplate(d['template'], d['slots'], diff, capability, bool(d.get('fixed'))))
+        out.append(_pool_row(d, f"{path}:{i}", capability))
     return tuple(out)
 
 
 def load_pool(capability: str, pools_dir=None) -> list[PoolTemplate]:
-    "The seed-style template pool of `capability` (empty if it has none)."
+    "The template pool of `capability` (empty if it has none): our slotted lines and ReAD's fixed or typed ones."
     return list(_load_pool(capability, str(pools_dir or default_pools_dir())))
 
 
@@ -121,7 +228,8 @@ def pool_sample(rng, capability: str, difficulty: str, pools_dir=None) -> Sample
         return None
     same = [t for t in pool if t.difficulty == difficulty] or pool
     t = same[int(rng.integers(len(same)))]
-    return Sample(t.render(rng), '', capability, t.difficulty, 'teacher', source=f'pool.{capability}')
+    return Sample(t.render(rng), '', capability, t.difficulty, 'teacher', source=f'pool.{capability}',
+                  meta={'template_id': t.id})
 
 # %% ../../nbs/10_tasks/16_templates.ipynb #55e56e15
 @dataclass

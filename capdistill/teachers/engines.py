@@ -4,13 +4,14 @@
 
 # %% ../../nbs/20_teachers/21_engines.ipynb #a373dc2c
 from __future__ import annotations
-import dataclasses, fcntl, hashlib, json, os, random, threading, time, warnings
+import dataclasses, hashlib, json, random, threading, time, warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from ..core.config import Config, cfield, config_from_dict
+from ..core.config import Config, ConfigError, cfield, config_from_dict
 from ..core.ledger import BudgetExceeded
+from ..core.rundir import append_record, read_records
 from ..tasks.prompts import verify
 from ..tasks.templates import TemplateConfig, sample_batch
 
@@ -59,6 +60,9 @@ class Generation:
     cached: bool = False
 
 # %% ../../nbs/20_teachers/21_engines.ipynb #aea3f719
+_RECORD_FIELDS = ('key', 'prompt', 'text', 'prompt_tokens', 'completion_tokens')
+
+
 class GenerationCache:
     "Persistent, content-addressed, crash-safe JSONL cache of generations."
 
@@ -69,28 +73,14 @@ class GenerationCache:
             self._load()
 
     def _load(self):
-        raw = self.path.read_bytes()
-        lines = raw.split(b'\n')
-        good = 0  # bytes of the file that hold complete records
-        for n, line in enumerate(lines, 1):
-            last = n == len(lines)
-            if not line.strip():
-                good += len(line) + (not last)
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                if last or all(not l.strip() for l in lines[n:]):
-                    warnings.warn(f"{self.path}: line {n} is a torn record (a crash during a write); dropping it.")
-                    with open(self.path, 'r+b') as f:
-                        f.truncate(good)
-                    return
-                raise ValueError(
-                    f"{self.path}: line {n} is not valid JSON and is not the last line, so this is not a torn "
-                    "write but a damaged file. Delete that line (or the file, to regenerate everything)."
-                ) from None
+        for n, rec in read_records(self.path, numbered=True):
+            missing = [f for f in _RECORD_FIELDS if f not in rec]
+            if missing or not isinstance(rec['key'], str):
+                raise ConfigError(
+                    f"{self.path}: line {n} is not a generation record (it lacks {missing or 'a key string'}). "
+                    "Delete that line (or the file, to regenerate everything)."
+                )
             self.records.setdefault(rec['key'], rec)
-            good += len(line) + (not last)
 
     @staticmethod
     def key(engine_name: str, prompt, cfg: GenerationConfig, occurrence: int = 0) -> str:
@@ -123,16 +113,7 @@ class GenerationCache:
                 logprobs=g.logprobs,
                 time=time.time(),
             )
-            line = (json.dumps(rec, ensure_ascii=False) + '\n').encode()
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, 'ab') as f:
-                fcntl.flock(f, fcntl.LOCK_EX)
-                try:
-                    f.write(line)
-                    f.flush()
-                    os.fsync(f.fileno())
-                finally:
-                    fcntl.flock(f, fcntl.LOCK_UN)
+            append_record(self.path, rec)
             self.records[key] = rec
 
     def __contains__(self, key):
