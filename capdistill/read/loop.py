@@ -30,7 +30,7 @@ __all__ = ['COMPAT_PRESETS', 'AllocationConfig', 'planned_intervals', 'ReadConfi
            'open_read_run', 'prepare_probes', 'start_optimizer', 'initial_dev_state', 'resume_read_run',
            'interval_budget', 'select_allocation', 'generate_examples', 'train_student', 'probe_student',
            'reward_policy', 'dev_utility', 'evaluate_dev', 'save_checkpoint', 'commit_interval', 'run_interval',
-           'print_summary', 'plot_read_run', 'finish_read', 'more_intervals', 'run_read']
+           'allocation_line', 'print_summary', 'plot_read_run', 'finish_read', 'more_intervals', 'run_read']
 
 # %% ../../nbs/50_read/58_loop.ipynb #2d4544c6
 @dataclass
@@ -549,6 +549,18 @@ def _summary(cfg, r_tau, st, ledger) -> dict:
     )
 
 
+def allocation_line(s: dict) -> str:
+    "One line: what the policy's allocation did relative to the task's requirement vector."
+    r, a = s['requirement_vector'], s['allocation_share']
+    on_req = sum(w for c, w in a.items() if r.get(c, 0) > 0)
+    top = max(CAPABILITIES, key=lambda c: a.get(c, 0))
+    rv, av = (np.array([d.get(c, 0) for c in CAPABILITIES]) for d in (r, a))
+    cos = float(rv @ av / ((np.linalg.norm(rv) * np.linalg.norm(av)) or 1))
+    return (f"allocation vs requirements: {on_req:.0%} of the allocation on required capabilities, cosine {cos:.2f} "
+            f"to r_tau; most allocated {top} ({a.get(top, 0):.2f}, r_tau {r.get(top, 0):.2f}) over "
+            f"{len(s['allocations'])} intervals")
+
+
 def print_summary(s: dict):
     print(f"\nReAD on {s['task']} (policy {s['policy']}, seed {s['seed']})")
     print(f"{'capability':<18}{'r_tau':>7}{'before':>9}{'after':>9}{'change':>9}")
@@ -558,6 +570,7 @@ def print_summary(s: dict):
     print(f"requirement-weighted profile gain: {s['required_gain']:+.4f}\n\nallocation per interval:")
     for i, a in enumerate(s['allocations']):
         print(f"  {i + 1}: {_fmt(a)}")
+    print(allocation_line(s))
     print('\n' + TokenLedger.from_dict(s['ledger']).summary())
 
 
