@@ -14,9 +14,9 @@ from ..core.config import Config, ConfigError, cfield, project_root
 
 # %% auto #0
 __all__ = ['RESERVED', 'templates_dir', 'template_parameters', 'Grid', 'load_grid', 'write_results', 'expand_grid', 'sweep_grid',
-           'slurm_script', 'load_results', 'aggregate', 'plot_template', 'results_table', 'natural_key', 'make_figures',
-           'pass_at_k_frame', 'difficulty_frame', 'plot_pass_at_k_methods', 'SweepConfig', 'run_sweep', 'FiguresConfig',
-           'run_figures']
+           'slurm_script', 'ci_band', 'load_results', 'aggregate', 'plot_template', 'results_table', 'natural_key',
+           'make_figures', 'pass_at_k_frame', 'difficulty_frame', 'plot_pass_at_k_methods', 'SweepConfig', 'run_sweep',
+           'FiguresConfig', 'run_figures']
 
 # %% ../../nbs/40_eval/43_sweep.ipynb #8b0e47a6
 def templates_dir() -> Path:
@@ -350,6 +350,12 @@ def _ci95(xs) -> tuple[float, float, int]:
     return float(xs.mean()), float(t * xs.std(ddof=1) / math.sqrt(len(xs))), len(xs)
 
 
+def ci_band(xs) -> tuple[float, float]:
+    "`(low, high)` of the 95% Student-t interval: seaborn's `errorbar` for the figures."
+    m, h, _ = _ci95(xs)
+    return m - h, m + h
+
+
 def load_results(results_dir=None) -> list[dict]:
     "Every results JSON (with `template`, `parameters`, `metrics`) under `results_dir` (default: papermill outputs)."
     root = _resolve(results_dir) if results_dir else templates_dir() / 'outputs'
@@ -420,7 +426,6 @@ def plot_template(results: list[dict], path=None, max_metrics: int = 16):
     cols = min(n, 4)
     rows = math.ceil(n / cols)
     fig, axs = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
-    ci = lambda x: (lambda m, h, _: (m - h, m + h))(*_ci95(x))
     for ax, m in zip(axs.flat, mets):
         df = pd.DataFrame(
             [
@@ -429,7 +434,7 @@ def plot_template(results: list[dict], path=None, max_metrics: int = 16):
                 if r['metrics'].get(m) is not None
             ]
         )
-        sns.barplot(df, x='config', y='value', hue='config', errorbar=ci, ax=ax, legend=False, capsize=0.15)
+        sns.barplot(df, x='config', y='value', hue='config', errorbar=ci_band, ax=ax, legend=False, capsize=0.15)
         ax.set_title(m, fontsize=9)
         ax.set_xlabel('')
         ax.set_ylabel('')
@@ -442,7 +447,7 @@ def plot_template(results: list[dict], path=None, max_metrics: int = 16):
                 for x, y in (r.get('curves') or {}).get(c, {}).items()
             ]
         )
-        sns.lineplot(df, x='x', y='y', hue='config', errorbar=ci, marker='o', ax=ax)
+        sns.lineplot(df, x='x', y='y', hue='config', errorbar=ci_band, marker='o', ax=ax)
         ax.set_title(c, fontsize=9)
         ax.set_xlabel('')
         ax.set_ylabel('')
@@ -558,14 +563,13 @@ def plot_pass_at_k_methods(results: list[dict], path=None):
     import matplotlib.pyplot as plt, seaborn as sns
 
     df, lv = pass_at_k_frame(results), difficulty_frame(results)
-    ci = lambda x: (lambda m, h, _: (m - h, m + h))(*_ci95(x))
     fig, ax = plt.subplots(1, 4, figsize=(18, 4))
     after, before = df[df.label != 'before training'], df[df.label == 'before training']
     names = sorted(after.label.unique())
     pal = {**dict(zip(names, sns.color_palette('tab10', len(names)))), 'before training': (0.4, 0.4, 0.4)}
-    kw = dict(hue='label', palette=pal, hue_order=names, errorbar=ci)
+    kw = dict(hue='label', palette=pal, hue_order=names, errorbar=ci_band)
     sns.lineplot(after, x='k', y='value', marker='o', ax=ax[0], **kw)
-    sns.lineplot(before, x='k', y='value', color='0.4', linestyle='--', errorbar=ci, marker='o', ax=ax[0],
+    sns.lineplot(before, x='k', y='value', color='0.4', linestyle='--', errorbar=ci_band, marker='o', ax=ax[0],
                  label='before training')
     sns.lineplot(after, x='k', y='delta', marker='o', ax=ax[1], **kw)
     ax[1].axhline(0, color='k', lw=0.6)
