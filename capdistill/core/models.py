@@ -12,8 +12,8 @@ from .config import capdistill_home
 
 # %% auto #0
 __all__ = ['MODELS', 'ModelLoadError', 'TokenizerMismatch', 'resolve_dtype', 'model_cache_dir', 'ensure_cached', 'hub_reachable',
-           'load_tokenizer', 'load_model', 'chat_text', 'generate', 'encode_chat', 'score_responses', 'perplexity',
-           'prune_layers', 'count_params', 'check_tokenizers_match', 'tiny_model']
+           'load_tokenizer', 'load_model', 'check_model_source', 'chat_text', 'generate', 'encode_chat',
+           'score_responses', 'perplexity', 'prune_layers', 'count_params', 'check_tokenizers_match', 'tiny_model']
 
 # %% ../../nbs/00_core/04_models.ipynb #886745b6
 MODELS = {
@@ -269,6 +269,24 @@ def load_model(name_or_path: str, dtype=None, device=None):
             raise ModelLoadError(_load_hint(name_or_path, e)) from e
     tok = load_tokenizer(name_or_path)
     return model.to(_default_device(device)).eval(), tok
+
+# %% ../../nbs/00_core/04_models.ipynb #9b7e55f5
+def check_model_source(name, key: str = 'model'):
+    "A `ModelLoadError` naming config `key` unless `name` is a built-in name, a model directory or a hub id in reach."
+    from huggingface_hub import try_to_load_from_cache
+
+    p = Path(str(name)).expanduser()
+    if name in MODELS or (p / 'config.json').is_file():
+        return
+    if p.exists():
+        raise ModelLoadError(f"{key}: {_load_hint(name, FileNotFoundError('config.json'))}")
+    try:
+        local = _local_files_only(name)  # fails at once on a missing path, or an id neither cached nor reachable
+        cached = isinstance(try_to_load_from_cache(str(name), 'config.json'), str)
+    except (ModelLoadError, ValueError) as e:
+        raise ModelLoadError(f"{key}: {e}") from None
+    if local and not cached:
+        raise ModelLoadError(f"{key}: {_load_hint(name, FileNotFoundError(name))}")
 
 # %% ../../nbs/00_core/04_models.ipynb #2c46b334
 def chat_text(tok, prompt, response: str | None = None, system: str | None = None) -> str:

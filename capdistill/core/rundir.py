@@ -4,7 +4,7 @@
 
 # %% ../../nbs/00_core/03_rundir.ipynb #e98dc337
 from __future__ import annotations
-import fcntl, json, os, platform, subprocess, sys, datetime, warnings
+import codecs, fcntl, gzip, json, os, platform, subprocess, sys, datetime, warnings
 from importlib import metadata
 from pathlib import Path
 from .config import ConfigError, project_root, config_to_dict
@@ -285,7 +285,7 @@ def _line_record(path, n: int, line: bytes, torn_ok: bool, append_only: bool):
         warnings.warn(f"{path}: line {n} starts with a torn record ({k} bytes) followed by a complete one; "
                       "keeping the complete one.")
     if rec is _BAD:
-        raise _damage(path, n, line)
+        raise _damage(path, n, line, append_only)
     if not isinstance(rec, dict):
         kind = _JSON_TYPES.get(type(rec), type(rec).__name__)
         raise ConfigError(f"{path}: line {n} holds a JSON {kind}, not an object: every line must be one record "
@@ -293,7 +293,7 @@ def _line_record(path, n: int, line: bytes, torn_ok: bool, append_only: bool):
     return rec
 
 
-def _damage(path, n: int, line: bytes) -> ConfigError:
+def _damage(path, n: int, line: bytes, append_only: bool) -> ConfigError:
     "The error for damaged line `n`: not UTF-8, or not JSON."
     try:
         json.loads(line.decode('utf-8'))
@@ -303,17 +303,20 @@ def _damage(path, n: int, line: bytes) -> ConfigError:
         why = f"is not valid JSON ({e.msg} at column {e.colno})"
     except RecursionError:
         why = "is not a record (JSON nested too deeply)"
-    return ConfigError(f"{path}: line {n} {why}. Delete or fix that line (or delete the file, to start it over).")
+    fix = 'Delete or fix that line (or delete the file, to start it over)' if append_only else 'Fix or delete that line'
+    return ConfigError(f"{path}: line {n} {why}. {fix}.")
 
 
 def read_records(path, *, numbered: bool = False, append_only: bool = True) -> list:
-    """The records of JSONL `path`: `[record]`, or `[(line number, record)]` when `numbered`. Blank lines are skipped;
-    with `append_only` a torn last line (no newline after it) is dropped with a warning, see above."""
+    """The records of JSONL `path` (`.jsonl.gz` too): `[record]`, or `[(line number, record)]` when `numbered`. Blank
+    lines and a UTF-8 byte-order mark are skipped; with `append_only` (the files the project writes) a torn last line is
+    dropped with a warning, see above; without it (data a user gives) every damaged line is an error."""
     p = Path(path)
     try:
-        raw = p.read_bytes()
-    except OSError as e:
-        raise ConfigError(f"{p}: cannot read it ({e.strerror or e})") from None
+        raw = gzip.decompress(p.read_bytes()) if p.suffix == '.gz' else p.read_bytes()
+    except (OSError, EOFError) as e:
+        raise ConfigError(f"{p}: cannot read it ({getattr(e, 'strerror', None) or e})") from None
+    raw = raw.removeprefix(codecs.BOM_UTF8)
     lines, out = raw.split(b'\n'), []
     for n, line in enumerate(lines, 1):
         if not line.strip():

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from ..core.config import Config, ConfigError, cfield, project_root
 from ..core.ledger import TokenLedger
-from ..core.models import check_tokenizers_match, load_model
+from ..core.models import check_model_source, check_tokenizers_match, load_model
 from ..core.rundir import RunDir, read_records, write_json_atomic
+from ..core.tracking import RunTracker, report_targets, report_to_field, train_metrics
 from .kd import KDConfig, gkd_train, kd_train
 from .sft import apply_lora, is_sharded, sft_train
 from ..teachers.spec import TeacherConfig, make_teacher
@@ -38,8 +39,10 @@ class DistillConfig(Config):
     topk_cache: str | None = cfield(None, help='kd: train from this top-k teacher logit cache, not a live teacher')
     save_every: int = cfield(50, ge=0, help='checkpoint every N steps (0: only at the end); reruns resume')
     output_root: str = cfield('runs/distill', help='runs go to <output_root>/<method>/seed_<seed> unless --output-dir')
+    report_to: str | list[str] = report_to_field()
 
     def validate(self):
+        report_targets(self.report_to)
         if not self.data:
             raise ValueError("data: the JSONL to train on is required, e.g. --set data=runs/batch.jsonl "
                              "(make one with `capdistill generate-batch`)")
@@ -82,9 +85,9 @@ def distill_models(cfg: DistillConfig, device=None):
     return student, stok, teacher
 
 
-def distill_train(cfg: DistillConfig, student, stok, teacher, pairs, ledger, out: Path, acc) -> dict:
+def distill_train(cfg: DistillConfig, student, stok, teacher, pairs, ledger, out: Path, acc, on_step=None) -> dict:
     "Train with the loop of `cfg.method`, checkpointing under `out/checkpoints`; returns the loop's stats."
-    ck = dict(checkpoint_dir=out / 'checkpoints', save_every=cfg.save_every, accelerator=acc)
+    ck = dict(checkpoint_dir=out / 'checkpoints', save_every=cfg.save_every, accelerator=acc, on_step=on_step)
     if cfg.method == 'sft':
         return sft_train(student, stok, pairs, cfg.train, ledger=ledger, **ck)
     if cfg.method == 'kd':
@@ -116,6 +119,9 @@ def run_distill(cfg: DistillConfig, output_dir=None, *, fresh: bool = False, pro
     import shutil
     from accelerate import Accelerator
     pairs = load_pairs(cfg.data)
+    check_model_source(cfg.student, 'student')  # before the run dir is written
+    if cfg.method != 'sft' and not cfg.topk_cache and cfg.teacher.engine != 'openai':
+        check_model_source(cfg.teacher.model, 'teacher.model')
     acc = Accelerator()  # one process, or one per device under `accelerate launch`
     out = Path(output_dir) if output_dir else cfg.run_dir()
     if fresh and acc.is_main_process:
@@ -131,7 +137,10 @@ def run_distill(cfg: DistillConfig, output_dir=None, *, fresh: bool = False, pro
                 print(f"{out}: this run already completed; the student is in {out / 'student'}\n" + ledger.summary())
             return None
         student, stok, teacher = distill_models(cfg, device=acc.device)
-        st = distill_train(cfg, student, stok, teacher, pairs, ledger, out, acc)
+        tracker = RunTracker(cfg.report_to if main else 'none', out, f'distill-{cfg.method}')
+        st = distill_train(cfg, student, stok, teacher, pairs, ledger, out, acc,
+                           on_step=lambda s: tracker.log(train_metrics(s, ledger), s['steps']))
+        tracker.finish()
         st['ledger'] = ledger.to_dict()
         save_student(cfg, student, stok, st, rd, out, acc)
         acc.wait_for_everyone()

@@ -219,6 +219,7 @@ def optimizer_step_and_record(
         opt.zero_grad(set_to_none=True)
     loss = acc.reduce(loss.detach().float(), 'mean').item() if acc.num_processes > 1 else loss.item()
     stats['steps'] += 1
+    stats['lr'] = sched.get_last_lr()[0]
     stats['examples'] += n_examples
     stats['losses'].append(loss)
     for k, v in (extra or {}).items():

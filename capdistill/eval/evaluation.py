@@ -4,7 +4,7 @@
 
 # %% ../../nbs/40_eval/42_evaluation.ipynb #5274f81c
 from __future__ import annotations
-import difflib, json, time, warnings
+import difflib, time, warnings
 from functools import partial
 from dataclasses import dataclass, asdict
 from pathlib import Path
@@ -13,7 +13,7 @@ import numpy as np
 
 from ..core.config import Config, ConfigError, cfield, project_root, seed_everything
 from ..core.ledger import TokenLedger
-from ..core.rundir import write_json_atomic, package_versions, git_sha
+from ..core.rundir import read_records, write_json_atomic, package_versions, git_sha
 from ..tasks.cards import CAPABILITIES, load_task_cards, default_task_cards_path
 from ..tasks.prompts import Sample, generate_samples, generate_task, verify
 from ..tasks.checkers import check, CHECKERS, extract_code
@@ -168,7 +168,7 @@ def read_train_prompts(path) -> list[str]:
     files = sorted(p.rglob('*.jsonl')) if p.is_dir() else [p]
     if not files or not files[0].exists():
         raise ConfigError(f"train_data {p}: no JSONL file(s) found (give a .jsonl file or a directory of them)")
-    return [json.loads(l)['prompt'] for f in files for l in f.read_text().splitlines() if l.strip()]
+    return [r['prompt'] for f in files for r in read_records(f)]
 
 
 def leakage_report(

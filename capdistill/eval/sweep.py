@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from ..core.config import Config, ConfigError, cfield, project_root
+from ..core.config import Config, ConfigError, cfield, project_root, read_yaml
 
 # %% auto #0
 __all__ = ['RESERVED', 'templates_dir', 'template_parameters', 'Grid', 'load_grid', 'write_results', 'expand_grid', 'sweep_grid',
@@ -80,12 +80,7 @@ def load_grid(path) -> Grid:
     path = _resolve(path)
     if not path.exists():
         raise ConfigError(f"grid {path} not found (grids live in {templates_dir() / 'grids'})")
-    try:
-        d = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise ConfigError(f"grid {path}: invalid YAML: {e}") from None
-    if not isinstance(d, dict):
-        raise ConfigError(f"grid {path}: expected a mapping with keys {', '.join(_GRID_KEYS)}")
+    d = read_yaml(path)  # empty, non-UTF-8, duplicate-key and non-mapping grids are errors here
     for k in d:
         if k not in _GRID_KEYS:
             close = difflib.get_close_matches(str(k), _GRID_KEYS, n=1)

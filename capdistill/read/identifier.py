@@ -155,13 +155,13 @@ class TrainIdentifierConfig(Config):
 
 def run_train_identifier(cfg: TrainIdentifierConfig) -> dict:
     "Fit g_phi and save it; returns the training stats."
-    import json
     from capdistill.core.config import ConfigError
+    from capdistill.core.rundir import read_records
     p = Path(cfg.train_jsonl)
     if not p.exists():
         raise ConfigError(f"{p}: intervention file not found; collect it with "
                           f"`capdistill collect-gphi --set output={p}`")
-    rows = [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
+    rows = read_records(p)
     model, st = train_identifier(rows, cfg.identifier)
     path = save_identifier(model, cfg.output)
     print(f"trained g_phi on {st['n_rows']} rows ({len(st['tasks'])} tasks), final KL {st['final_kl']:.4f} -> {path}")

@@ -4,12 +4,13 @@
 
 # %% ../../nbs/50_read/52_interventions.ipynb #9db5a2ca
 from __future__ import annotations
-import copy, json, time
+import copy, time
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 from ..core.config import Config, cfield, seed_everything
 from ..core.ledger import TokenLedger
+from ..core.rundir import append_record, read_records
 from ..core.models import generate, score_responses
 from ..teachers.engines import HFEngine, GenerationConfig
 from ..tasks.cards import CAPABILITIES, TaskCard
@@ -66,11 +67,7 @@ def collect_interventions(
     "Run `cfg.num_interventions` single-capability interventions per task, appending rows to `output` (resumable)."
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    done = (
-        {(r['task'], r['index']) for r in map(json.loads, output.read_text().splitlines())}
-        if output.exists()
-        else set()
-    )
+    done = {(r['task'], r['index']) for r in read_records(output)} if output.exists() else set()
     rows = []
     for card in cards:
         prompts = dev_prompts(card, cfg.n_dev, cfg.seed)
@@ -99,8 +96,7 @@ def collect_interventions(
                 ledger=led.to_dict(),
                 seconds=round(time.time() - t0, 1),
             )
-            with open(output, 'a') as f:
-                f.write(json.dumps(row) + '\n')
+            append_record(output, row)
             rows.append(row)
             if progress:
                 print(f"{card.name:<20} {cap:<18} delta {row['delta']:+.4f}  ({row['seconds']} s)", flush=True)

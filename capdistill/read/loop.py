@@ -11,8 +11,9 @@ import numpy as np
 import torch
 from ..core.config import Config, cfield, project_root, seed_everything
 from ..core.ledger import TokenLedger
-from ..core.rundir import RunDir, write_json_atomic, write_jsonl_atomic
-from ..core.models import load_model, check_tokenizers_match, encode_chat
+from ..core.rundir import RunDir, read_records, write_json_atomic, write_jsonl_atomic
+from ..core.tracking import RunTracker, ledger_metrics, report_targets, report_to_field
+from ..core.models import load_model, check_model_source, check_tokenizers_match, encode_chat
 from ..teachers.engines import GenerationConfig, GenerationCache, generate_batch
 from ..teachers.spec import Teacher, TeacherConfig, make_teacher
 from ..tasks.cards import CAPABILITIES, get_task_card, as_dict
@@ -30,7 +31,8 @@ __all__ = ['COMPAT_PRESETS', 'AllocationConfig', 'planned_intervals', 'ReadConfi
            'open_read_run', 'prepare_probes', 'start_optimizer', 'initial_dev_state', 'resume_read_run',
            'interval_budget', 'select_allocation', 'generate_examples', 'train_student', 'probe_student',
            'reward_policy', 'dev_utility', 'evaluate_dev', 'save_checkpoint', 'commit_interval', 'run_interval',
-           'allocation_line', 'print_summary', 'plot_read_run', 'finish_read', 'more_intervals', 'run_read']
+           'allocation_line', 'print_summary', 'plot_read_run', 'finish_read', 'more_intervals', 'interval_metrics',
+           'run_read']
 
 # %% ../../nbs/50_read/58_loop.ipynb #2d4544c6
 @dataclass
@@ -126,6 +128,7 @@ class ReadConfig(Config):
     interval_gen_tokens: int = cfield(0, ge=0, help='budget-driven intervals: generation per interval (0: even split)')
     max_intervals: int = cfield(1000, ge=1, help='budget-driven intervals: stop after this many at most')
     gen_count_prompt: bool | None = cfield(None, help="charge teacher prompt tokens to generation")
+    report_to: str | list[str] = report_to_field()
 
     def setting(self, name: str):
         "Field `name`, or its `compat` preset's value when it is None (explicit fields override the preset)."
@@ -136,6 +139,7 @@ class ReadConfig(Config):
         return math.ceil(self.budget_train_tokens / self.num_intervals) if v == 'per_interval' else v
 
     def validate(self):
+        report_targets(self.report_to)
         if self.budget_gen_tokens + self.budget_train_tokens > self.budget_total_tokens:
             raise ValueError(
                 f"budgets don't add up: budget_gen_tokens ({self.budget_gen_tokens}) + budget_train_tokens "
@@ -229,6 +233,9 @@ def open_read_run(cfg: ReadConfig, output_dir=None, fresh: bool = False) -> Read
         p = Path(cfg.leakage_index)
         leak = LeakageIndex.load(p if p.is_absolute() else project_root() / p)
     out = Path(output_dir) if output_dir else cfg.run_dir()
+    check_model_source(cfg.student, 'student')  # before the run dir is written
+    if cfg.teacher.engine != 'openai':
+        check_model_source(cfg.teacher.model, 'teacher.model')
     teacher = make_teacher(cfg.teacher)
     if fresh:
         shutil.rmtree(out, ignore_errors=True)
@@ -294,8 +301,7 @@ def resume_read_run(run: ReadRun, progress: bool = True) -> ReadRun:
         run.policy.load_state_dict(torch.load(ckpt / 'bandit.pt', weights_only=False))
     run.used = {p['uid'] for p in run.probes}
     for i in range(done):
-        lines = (out / 'examples' / f'interval_{i:03d}.jsonl').read_text().splitlines()
-        run.used |= {json.loads(line)['uid'] for line in lines}
+        run.used |= {r['uid'] for r in read_records(out / 'examples' / f'interval_{i:03d}.jsonl')}
     (out / 'examples').mkdir(exist_ok=True)
     (out / 'intervals').mkdir(exist_ok=True)
     # teacher generations are cached per run: an interval redone after a crash reuses them (charged once, as recorded)
@@ -633,6 +639,17 @@ def more_intervals(run: ReadRun, i: int) -> bool:
     return (i < cfg.max_intervals and not stalled and cfg.budget_train_tokens > led.spent_in('training')
             and cfg.budget_gen_tokens - led.spent_in(gen_key(cfg)) >= one_answer)
 
+# %% ../../nbs/50_read/58_loop.ipynb #24386735
+def interval_metrics(info: dict) -> dict:
+    "The tracker row of one interval: reward, allocation, profile, last SFT loss, dev utility (`core.tracking`)."
+    row = {'read/reward': info['reward'], 'train/loss': (info['loss_first_last'] or [None])[-1]}
+    row |= {f'read/allocation/{c}': w for c, w in info['action'].items()}
+    row |= {f'read/profile/{c}': v for c, v in info['profile'].items()}
+    evals = info['dev'].get('evals') or []
+    if evals and evals[-1]['interval'] == info['interval']:
+        row['eval/dev_utility'] = evals[-1]['utility']
+    return row
+
 # %% ../../nbs/50_read/58_loop.ipynb #0fd24b0f
 def run_read(
     cfg: ReadConfig,
@@ -653,12 +670,14 @@ def run_read(
     resume_read_run(run, progress)
     done = run.state.get('completed_intervals', 0)
     bar = tqdm(initial=done, total=planned_intervals(cfg), desc='ReAD intervals', disable=not progress)
-    i = done
+    i, tracker = done, RunTracker(cfg.report_to, run.out, 'read')
     while more_intervals(run, i):
         info = run_interval(run, i, progress)
+        tracker.log({**interval_metrics(info), **ledger_metrics(run.rd.ledger)}, i + 1)
         bar.update(1)
         if on_step is not None:
             on_step(i, info)
         i += 1
     bar.close()
+    tracker.finish()
     return finish_read(run, figure)

@@ -4,13 +4,13 @@
 
 # %% ../../nbs/50_read/55_probes.ipynb #fdb995e4
 from __future__ import annotations
-import hashlib, json, time
+import hashlib, time
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 from ..core.config import Config, cfield, project_root
 from ..core.ledger import TokenLedger
-from ..core.rundir import write_jsonl_atomic
+from ..core.rundir import read_records, write_jsonl_atomic
 from ..core.models import generate, score_responses, chat_text
 from ..tasks.cards import CAPABILITIES
 from ..tasks.prompts import Sample, generate_samples, verify
@@ -97,13 +97,7 @@ def load_probes(path) -> list[dict]:
             f"{path}: probe file not found; build it with `capdistill build-probes --set output={path}`"
         )
     out = []
-    for i, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            p = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path}:{i}: invalid JSON ({e.msg})") from None
+    for i, p in read_records(path, numbered=True, append_only=False):
         miss = {'capability', 'prompt', 'response'} - set(p)
         if miss:
             raise ValueError(

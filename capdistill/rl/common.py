@@ -13,7 +13,8 @@ from transformers import TrainerCallback
 from transformers.trainer_callback import PrinterCallback
 from ..core.config import Config, ConfigError, cfield, project_root
 from ..core.ledger import TokenLedger
-from ..core.rundir import RunDir, write_json_atomic, write_jsonl_atomic
+from ..core.rundir import RunDir, read_records, write_json_atomic, write_jsonl_atomic
+from ..core.tracking import RunTracker, ledger_metrics, report_targets, report_to_field
 from ..core.models import load_model, generate, chat_text
 from ..tasks.checkers import check, gsm8k_correct, math_correct, code_correct, exact_match, extract_code
 from ..tasks.prompts import (DIFFICULTIES, GENERATORS, TASK_GENERATORS, Sample, generate_samples,
@@ -23,7 +24,7 @@ from ..teachers.spec import TeacherConfig
 # %% auto #0
 __all__ = ['DATASET_CHECKERS', 'DATASET_TASKS', 'check_difficulty_mix', 'QuestionConfig', 'question_pool', 'is_correct',
            'step_questions', 'token_logprobs', 'prompt_tokens', 'rollout', 'save_train_state', 'load_train_state',
-           'save_final', 'budgets', 'budgeted_rollout', 'run_path', 'LoopConfig', 'open_run', 'LoopRun',
+           'save_final', 'budgets', 'budgeted_rollout', 'run_path', 'LoopConfig', 'open_run', 'LoopRun', 'step_metrics',
            'prompt_token_count', 'task_rows', 'score_completion', 'completion_text', 'pool_rows', 'LedgerCallback',
            'GRPOTrainConfig', 'grpo_args', 'grpo_args_from', 'lora_config', 'load_policy', 'jsonl_recorder',
            'grpo_train']
@@ -230,8 +231,10 @@ class LoopConfig(Config):
     budget_train_tokens: int | None = cfield(None, ge=1, help="'training' budget: student rollouts and updates")
     seed: int = cfield(0, help='seed of the question order and of the rollouts')
     output_root: str = cfield('runs/loop', help='base directory of runs (relative to the project root)')
+    report_to: str | list[str] = report_to_field()
 
     def validate(self):
+        report_targets(self.report_to)
         for k in ('budget_gen_tokens', 'budget_scoring_tokens', 'budget_train_tokens'):
             if getattr(self, k, None) is not None and getattr(self, k) > self.budget_total_tokens:
                 raise ValueError(
@@ -263,14 +266,15 @@ def open_run(out, cfg, budgets: dict, kind: str, fresh: bool = False, restart: b
 class LoopRun:
     "A step loop's working state `ws`, ledger `led` and `rows`, committed to `rd` together with a checkpoint."
 
-    def __init__(self, rd: RunDir, defaults: dict, model, opt, extra=None):
+    def __init__(self, rd: RunDir, defaults: dict, model, opt, extra=None, report_to='none'):
         self.rd, self.out, self.model, self.opt, self.extra = rd, rd.path, model, opt, extra
+        self.tracker = RunTracker(report_to, self.out, rd.manifest.get('kind', 'loop'))
         self.ws = copy.deepcopy(rd.state)
         for k, v in defaults.items():
             self.ws.setdefault(k, copy.deepcopy(v))
         self.led = TokenLedger.from_dict(rd.ledger.to_dict())  # working copies, committed together
         n, p = self.ws['step'], self.out / 'steps.jsonl'
-        self.rows = [json.loads(l) for l in p.read_text().splitlines()][:n] if n else []
+        self.rows = read_records(p)[:n] if n else []
         self.ckpt = self.out / 'ckpt' / 'train_state.pt'
 
     def resume(self) -> dict | None:
@@ -300,6 +304,7 @@ class LoopRun:
     def end_step(self, row: dict, checkpoint_every: int, on_step=None):
         "Log `row`, commit every `checkpoint_every` steps, then `on_step(steps done, row)`."
         self.log_step(row)
+        self.tracker.log({**step_metrics(row), **ledger_metrics(self.led)}, self.ws['step'])
         if self.ws['step'] % checkpoint_every == 0:
             self.commit()
         if on_step is not None:
@@ -313,9 +318,16 @@ class LoopRun:
         shutil.rmtree(self.out / 'ckpt', ignore_errors=True)
 
     def complete(self, summary: dict) -> dict:
+        self.tracker.finish()
         write_json_atomic(self.out / 'summary.json', summary)
         self.rd.finish('completed')
         return summary
+
+
+def step_metrics(row: dict) -> dict:
+    "A loop step's tracker row (`core.tracking`): `train/loss`, `train/reward` (the mean reward), `rl/<field>`."
+    names = {'loss': 'train/loss', 'reward_mean': 'train/reward'}
+    return {names.get(k, f'rl/{k}'): v for k, v in row.items() if k != 'step'}
 
 # %% ../../nbs/60_rl/61_common.ipynb #b8a903a7
 DATASET_TASKS = ('gsm8k', 'gsm8k:train', 'math500', 'humaneval')
@@ -464,8 +476,10 @@ class GRPOTrainConfig(Config):
     bf16: bool = cfield(False, help='bf16 weights and training (GPU)')
     gradient_checkpointing: bool = cfield(False, help='trade compute for memory (large models on GPU)')
     seed: int = cfield(0, help='seed of the prompts, the sampling and the initialisation')
+    report_to: str | list[str] = report_to_field()
 
     def validate(self):
+        report_targets(self.report_to)
         if self.per_device_train_batch_size % self.num_generations:
             raise ValueError(
                 f"per_device_train_batch_size={self.per_device_train_batch_size} must be a multiple of num_generations="
@@ -492,9 +506,11 @@ def grpo_args(
     bf16=False,
     gradient_checkpointing=False,
     progress=True,
+    report_to='none',
     **kw
 ):
-    """TRL `GRPOConfig` for a single-process capdistill run (per-step logging, no checkpoints, no external loggers).
+    """TRL `GRPOConfig` for a single-process capdistill run (per-step logging, no checkpoints; `report_to` TRL's
+    trackers, tensorboard under `output_dir/runs`).
     Gradient checkpointing (TRL's default) is off unless asked for: small models on CPU only pay its recomputation."""
     from trl import GRPOConfig
 
@@ -519,7 +535,7 @@ def grpo_args(
         logging_steps=1,
         gradient_checkpointing=gradient_checkpointing,
         save_strategy='no',
-        report_to='none',
+        report_to=report_targets(report_to) or 'none',
         disable_tqdm=not progress,
         dataloader_num_workers=0,
         **kw
@@ -544,6 +560,7 @@ def grpo_args_from(cfg: GRPOTrainConfig, out, max_completion_length: int, progre
         bf16=cfg.bf16,
         gradient_checkpointing=cfg.gradient_checkpointing,
         progress=progress,
+        report_to=cfg.report_to,
         **kw
     )
 

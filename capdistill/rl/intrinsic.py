@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from ..core.config import cfield
 from ..core.ledger import CATEGORIES
+from ..core.rundir import read_records
 from ..core.models import load_model, generate, encode_chat, count_params, check_tokenizers_match
 from ..teachers.spec import make_teacher
 from ..distill.kd import ids_key
@@ -483,7 +484,7 @@ def run_intrinsic(cfg: IntrinsicConfig, output_dir=None, *, fresh=False, progres
     with rd:  # an exception marks the run failed/interrupted (last commit kept)
         s_params = count_params(student)
         p = intrinsic_parts(cfg, teacher, tok, student)
-        run = LoopRun(rd, INTRINSIC_STATE, p.student, p.opt, extra=p.state_dict)
+        run = LoopRun(rd, INTRINSIC_STATE, p.student, p.opt, extra=p.state_dict, report_to=cfg.report_to)
         if (ex := run.resume()) is not None:
             p.load_state_dict(ex)
         evaluate = lambda: divergence_eval(
@@ -538,7 +539,7 @@ def ledger_recount(run_dir) -> dict:
     out = Path(run_dir)
     st = json.loads((out / 'manifest.json').read_text())['state']
     c = dict.fromkeys(CATEGORIES, 0)
-    for r in map(json.loads, (out / 'steps.jsonl').read_text().splitlines()):
+    for r in read_records(out / 'steps.jsonl'):
         n_seq, n_p = sum(r['seq_tokens']), sum(r['prompt_lens'])
         c['teacher_scoring'] += r['teacher_scored_tokens']
         c['student_train_prompt'] += (

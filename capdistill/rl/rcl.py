@@ -17,6 +17,7 @@ from ..tasks.prompts import GENERATORS, TASK_GENERATORS
 from ..teachers.spec import TeacherConfig, make_teacher
 from capdistill.rl.common import (
     GRPOTrainConfig,
+    check_difficulty_mix,
     LedgerCallback,
     budgets,
     completion_text,
@@ -74,6 +75,7 @@ class RCLConfig(GRPOTrainConfig):
 
     def validate(self):
         super().validate()
+        check_difficulty_mix(self.difficulty_mix)
         if self.data is None:
             bad = [t for t in self.tasks if t not in GENERATORS and t not in TASK_GENERATORS]
             if bad or not self.tasks:

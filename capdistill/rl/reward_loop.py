@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from ..core.config import cfield
 from ..core.ledger import CATEGORIES, TokenLedger
+from ..core.rundir import read_records
 from ..core.models import load_model, generate, encode_chat, count_params
 from ..tasks.checkers import CompareConfig, compare
 from ..teachers.engines import GenerationConfig, GenerationCache
@@ -250,7 +251,7 @@ def run_reward_loop(cfg: RewardLoopConfig, output_dir=None, *, fresh=False, prog
         s_params = count_params(student)
         student = apply_lora(student, SFTConfig(lora_r=cfg.lora_r, lora_alpha=cfg.lora_alpha))
         opt = torch.optim.AdamW([p for p in student.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=0.0)
-        run = LoopRun(rd, REWARD_LOOP_STATE, student, opt)
+        run = LoopRun(rd, REWARD_LOOP_STATE, student, opt, report_to=cfg.report_to)
         run.resume()
         cache = GenerationCache(out / 'generation_cache.jsonl')
         if 'heldout_before' not in run.ws:
@@ -315,7 +316,7 @@ def ledger_recount(run_dir, tok) -> dict:
     m = json.loads((out / 'manifest.json').read_text())
     cfg, st = m['config'], m['state']
     c = dict.fromkeys(CATEGORIES, 0)
-    for r in map(json.loads, (out / 'steps.jsonl').read_text().splitlines()):
+    for r in read_records(out / 'steps.jsonl'):
         for i in r['items']:
             c['student_train_prompt'] += i['rollout_prompt_tokens'] + i['rollout_completion_tokens']
             if i['trained']:

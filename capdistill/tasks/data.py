@@ -4,12 +4,13 @@
 
 # %% ../../nbs/10_tasks/12_data.ipynb #65f2e877
 from __future__ import annotations
-import difflib, gzip, importlib, json, os, re
+import difflib, importlib, json, os, re
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from datasets import Dataset, Features, Value
 from ..core.config import ConfigError, project_root, shared_data_dir
+from ..core.rundir import read_records
 
 # %% auto #0
 __all__ = ['FEATURES', 'GSM8K_HUB_ID', 'DataError', 'make_dataset', 'row_meta', 'resolve_path', 'read_jsonl',
@@ -44,29 +45,11 @@ def read_jsonl(path) -> Iterator[tuple[int, dict]]:
     path = resolve_path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found. Check the path (relative paths are relative to {project_root()}).")
-    with gzip.open(path, 'rb') if path.suffix == '.gz' else open(path, 'rb') as f:
-        for i, raw in enumerate(f, 1):
-            try:
-                line = raw.decode('utf-8-sig' if i == 1 else 'utf-8')
-            except UnicodeDecodeError as e:
-                raise DataError(
-                    f"{path}, line {i}: not valid UTF-8 ({e.reason} at byte {e.start}). Re-save the file as UTF-8."
-                ) from None
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DataError(
-                    f"{path}, line {i}: invalid JSON ({e.msg} at column {e.colno}). "
-                    "Each line must be one complete JSON object: fix or delete that line."
-                ) from None
-            if not isinstance(obj, dict):
-                raise DataError(
-                    f"{path}, line {i}: expected a JSON object {{...}}, got {type(obj).__name__}. "
-                    "Each line must be one object holding the dataset's fields."
-                )
-            yield i, obj
+    try:
+        rows = read_records(path, numbered=True, append_only=False)  # the project's one JSONL reader
+    except ConfigError as e:
+        raise DataError(str(e)) from None
+    yield from rows
 
 
 def _text(obj: dict, key: str, where: str, *, nonempty: bool = False, numbers: bool = False, fix: str = '') -> str:
@@ -170,7 +153,7 @@ def load_gsm8k(split: str = 'test', path=None) -> Dataset:
         raise DataError(f"GSM8K: unknown split {split!r}: use 'train' or 'test'.")
     p = resolve_path(path) if path is not None else shared_data_dir() / 'gsm8k' / f'{split}.jsonl'
     if p.is_file():
-        rows = [_gsm8k_row(o, f'{p}, line {i}', k, split) for k, (i, o) in enumerate(read_jsonl(p))]
+        rows = [_gsm8k_row(o, f'{p}: line {i}', k, split) for k, (i, o) in enumerate(read_jsonl(p))]
         return make_dataset(_nonempty(rows, p, 'Fill it with GSM8K lines {"question": ..., "answer": ...}.'))
     where = f"put {split}.jsonl (fields question, answer) into $CAPDISTILL_DATA/gsm8k/ ({_data_env()}), or pass path="
     if hub_offline():
@@ -203,7 +186,7 @@ def load_math500(path=None) -> Dataset:
         )
     rows, fix = [], " (MATH-500 lines need problem, solution, answer, subject, level, unique_id)"
     for i, o in read_jsonl(p):
-        w = f'{p}, line {i}'
+        w = f'{p}: line {i}'
         rows.append(
             dict(
                 prompt=_text(o, 'problem', w, nonempty=True, fix=fix),
@@ -237,7 +220,7 @@ def load_humaneval(path=None) -> Dataset:
     p = resolve_path(path) if path is not None else humaneval_path()
     rows, fix = [], " (HumanEval lines need task_id, prompt, canonical_solution, test, entry_point)"
     for i, o in read_jsonl(p):
-        w = f'{p}, line {i}'
+        w = f'{p}: line {i}'
         tid = _text(o, 'task_id', w, nonempty=True, fix=fix)
         rows.append(
             dict(
@@ -261,7 +244,7 @@ def load_jsonl(path, prompt_key: str = 'prompt', answer_key: str | None = 'answe
     fix = " (or pass prompt_key=/answer_key= naming the fields your file uses)"
     rows = []
     for k, (i, o) in enumerate(read_jsonl(p)):
-        w = f'{p}, line {i}'
+        w = f'{p}: line {i}'
         prompt = _text(o, prompt_key, w, nonempty=True, fix=fix)
         answer = '' if answer_key is None else _text(o, answer_key, w, numbers=True, fix=fix)
         rows.append(

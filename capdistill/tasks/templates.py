@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Literal
 import numpy as np
 from ..core.config import Config, cfield, project_root
+from ..core.rundir import read_records
 from .cards import CAPABILITIES, capability_vector
 from .prompts import Sample, DIFFICULTIES, GENERATORS, sample_difficulties
 
@@ -203,18 +204,8 @@ def _load_pool(capability: str, pools_dir: str) -> tuple:
     path = Path(pools_dir) / capability / 'templates.jsonl'
     if not path.exists():
         return ()
-    out = []
-    for i, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            d = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path}:{i}: invalid JSON ({e.msg}); each line must be one JSON object") from None
-        if not isinstance(d, dict):
-            raise ValueError(f"{path}:{i}: each line must be a JSON object")
-        out.append(_pool_row(d, f"{path}:{i}", capability))
-    return tuple(out)
+    rows = read_records(path, numbered=True, append_only=False)
+    return tuple(_pool_row(d, f"{path}:{i}", capability) for i, d in rows)
 
 
 def load_pool(capability: str, pools_dir=None) -> list[PoolTemplate]:
