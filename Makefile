@@ -39,8 +39,9 @@ demo: install
 	$(BIN)/capdistill read --config configs/read.yaml --fresh
 
 # JupyterLab on the checkout (nbs/, papermill_runs/), with this environment as the kernel `capdistill`.
+# As root (containers, CI) it adds --allow-root. LAB_ARGS passes options through, e.g. `make lab LAB_ARGS="--no-browser --port 8890"`.
 lab: install
-	$(BIN)/jupyter lab --notebook-dir="$(CURDIR)"
+	$(BIN)/jupyter lab --notebook-dir="$(CURDIR)" $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 # Exported modules, clean notebooks and README must already match nbs/ (CI fails otherwise).
 nbs-sync: install
