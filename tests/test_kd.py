@@ -101,3 +101,42 @@ def test_distillation_improves_heldout_loglik(setup, method, tmp_path):
         v0, v1 = profile_vector(prof0), profile_vector(prof1)
         print(f"probe loglik {np.nanmean(v0):.3f} -> {np.nanmean(v1):.3f}")
         assert np.nanmean(v1) > np.nanmean(v0)
+
+
+@pytest.mark.parametrize('method', ['kd', 'gkd'])
+def test_distill_from_a_served_teacher(setup, tmp_path, method):
+    """`capdistill distill --set method=kd|gkd` with `teacher.engine: openai`: the teacher (the real embedded SmolLM2)
+    runs behind capdistill's OpenAI-compatible test server on loopback, which answers vLLM's `prompt_logprobs` (vLLM
+    itself needs a GPU, so it cannot serve here). kd caches the served top-k once, gkd asks batch by batch (the
+    student's own samples); both charge it as teacher scoring, and the student's held-out log-likelihood rises as with
+    the local teacher."""
+    import json
+    from conftest import run_cli
+    from capdistill.core.models import load_model
+    from capdistill.teachers.engines import HFEngine, serve_openai_compatible
+
+    teacher, _, tok, train, held, base = setup
+    data = tmp_path / 'pairs.jsonl'
+    data.write_text(''.join(json.dumps({'prompt': p, 'response': r}) + '\n' for p, r in train))
+    srv = serve_openai_compatible(HFEngine(teacher, tok, 'smollm2-135m-instruct'))
+    try:
+        sets = [f'method={method}', f'data={data}', 'teacher.engine=openai', f'teacher.endpoint={srv.url}',
+                'teacher.model=smollm2-135m-instruct', 'teacher_topk=20', 'train.lr=1e-4', 'train.batch_size=4',
+                'train.max_length=128', 'train.epochs=20', f'budget_train_tokens={BUDGET}']
+        r = run_cli('distill', *(a for s in sets for a in ('--set', s)), '--output-dir', tmp_path / 'run',
+                    env={'OMP_NUM_THREADS': '1'}, timeout=900)
+    finally:
+        srv.shutdown()
+    assert r.returncode == 0, r.stderr[-3000:]
+    m = json.loads((tmp_path / 'run' / 'manifest.json').read_text())
+    spent = m['ledger']['spent']
+    assert spent['teacher_scoring'] > 0 and spent['student_train_prompt'] + spent['student_train_label'] <= BUDGET
+    if method == 'kd':
+        idx = json.loads((tmp_path / 'run' / 'teacher_topk' / 'index.json').read_text())
+        assert spent['teacher_scoring'] == idx['teacher_scoring'] and idx['k'] == 20 and len(idx['examples']) == 12
+    else:
+        assert m['stats']['on_policy_batches'] > 0 and not (tmp_path / 'run' / 'teacher_topk').exists()
+    student, _ = load_model(str(tmp_path / 'run' / 'student'), device='cpu')
+    after = _heldout(student, tok, held)
+    print(f"served {method}: {m['stats']['steps']} steps; held-out loglik {base:.3f} -> {after:.3f}")
+    assert after > base

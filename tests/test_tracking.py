@@ -85,3 +85,18 @@ def test_an_unknown_tracker_is_one_clean_error_before_anything_runs(tmp_path):
     assert r.returncode != 0 and 'Traceback' not in r.stderr
     assert "--set report_to=tensorbord" in r.stderr and "unknown tracker 'tensorbord'" in r.stderr, r.stderr[-2000:]
     assert not (tmp_path / 'run').exists()
+
+
+def test_wandb_offline_when_installed(tiny, tmp_path):
+    "`report_to=wandb` (the optional `.[tracking]` extra) in offline mode: a local wandb run holds the same names."
+    pytest.importorskip('wandb')
+    out = tmp_path / 'run'
+    r = run_cli('distill', '--set', 'method=sft', '--set', f"data={tiny / 'data.jsonl'}", '--set',
+                f"student={tiny / 'student'}", '--set', 'train.batch_size=4', '--set', 'report_to=wandb',
+                '--output-dir', out, env={'OMP_NUM_THREADS': '1', 'WANDB_MODE': 'offline', 'WANDB_DIR': str(tmp_path),
+                                          'WANDB_SILENT': 'true'}, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    logs = list((tmp_path / 'wandb').glob('offline-run-*/run-*.wandb'))  # the run's records (protobuf)
+    assert len(logs) == 1
+    raw = logs[0].read_bytes()
+    assert all(name in raw for name in (b'train/loss', b'train/learning_rate', b'ledger/student_train_label'))

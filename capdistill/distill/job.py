@@ -9,15 +9,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from ..core.config import Config, ConfigError, cfield, project_root
 from ..core.ledger import TokenLedger
-from ..core.models import check_model_source, check_tokenizers_match, load_model
+from ..core.models import check_model_source, check_tokenizers_match, encode_chat, load_model
 from ..core.rundir import RunDir, read_records, write_json_atomic
 from ..core.tracking import RunTracker, report_targets, report_to_field, train_metrics
-from .kd import KDConfig, gkd_train, kd_train
+from .kd import KDConfig, ServedTopK, TopKCache, build_topk_cache, gkd_train, ids_key, kd_train
 from .sft import apply_lora, is_sharded, sft_train
 from ..teachers.spec import TeacherConfig, make_teacher
 
 # %% auto #0
-__all__ = ['METHODS', 'DistillConfig', 'load_pairs', 'distill_models', 'distill_train', 'save_student', 'run_distill']
+__all__ = ['METHODS', 'DistillConfig', 'load_pairs', 'distill_models', 'distill_train', 'save_student', 'served_topk_cache',
+           'cached_pairs', 'run_distill']
 
 # %% ../../nbs/30_distill/34_job.ipynb #789bc867
 METHODS = ('sft', 'kd', 'gkd')
@@ -37,12 +38,19 @@ class DistillConfig(Config):
     budget_scoring_tokens: int | None = cfield(None, ge=0, help='teacher scoring budget in tokens (None: unlimited)')
     lmbda: float = cfield(0.5, ge=0, le=1, help='gkd: fraction of on-policy (student-generated) batches')
     topk_cache: str | None = cfield(None, help='kd: train from this top-k teacher logit cache, not a live teacher')
+    teacher_topk: int = cfield(20, ge=1, help="kd with a served teacher (teacher.engine: openai): top-k log-probs per "
+                               "position asked of the server (vLLM allows 20 unless served with --max-logprobs)")
     save_every: int = cfield(50, ge=0, help='checkpoint every N steps (0: only at the end); reruns resume')
     output_root: str = cfield('runs/distill', help='runs go to <output_root>/<method>/seed_<seed> unless --output-dir')
     report_to: str | list[str] = report_to_field()
 
     def validate(self):
         report_targets(self.report_to)
+        if self.teacher.engine == 'openai' and self.method != 'sft' and self.train.temperature != 1.0:
+            raise ValueError("train.temperature: a served teacher's prompt_logprobs are at temperature 1; set 1.0")
+        if self.teacher.engine == 'openai' and self.method != 'sft' and self.train.kind != 'forward_kl':
+            raise ValueError(f"train.kind: a served teacher gives top-k log-probs, which fit forward_kl only, not "
+                             f"{self.train.kind!r}; set train.kind: forward_kl (or teacher.engine: hf)")
         if not self.data:
             raise ValueError("data: the JSONL to train on is required, e.g. --set data=runs/batch.jsonl "
                              "(make one with `capdistill generate-batch`)")
@@ -77,7 +85,7 @@ def distill_models(cfg: DistillConfig, device=None):
     "`(student, tokenizer, teacher model or None)` for `cfg.method`."
     student, stok = load_model(cfg.student, device=device)
     teacher = None
-    if cfg.method != 'sft' and not cfg.topk_cache:
+    if cfg.method != 'sft' and not cfg.topk_cache and cfg.teacher.engine != 'openai':
         teacher, tok = make_teacher(cfg.teacher, device=device).require_weights(f'{cfg.method} distillation')
         check_tokenizers_match(tok, stok, method=f'{cfg.method} distillation')
     if cfg.train.lora_r:
@@ -85,14 +93,17 @@ def distill_models(cfg: DistillConfig, device=None):
     return student, stok, teacher
 
 
-def distill_train(cfg: DistillConfig, student, stok, teacher, pairs, ledger, out: Path, acc, on_step=None) -> dict:
+def distill_train(cfg: DistillConfig, student, stok, teacher, pairs, ledger, out: Path, acc, on_step=None,
+                  topk_cache=None) -> dict:
     "Train with the loop of `cfg.method`, checkpointing under `out/checkpoints`; returns the loop's stats."
     ck = dict(checkpoint_dir=out / 'checkpoints', save_every=cfg.save_every, accelerator=acc, on_step=on_step)
     if cfg.method == 'sft':
         return sft_train(student, stok, pairs, cfg.train, ledger=ledger, **ck)
     if cfg.method == 'kd':
-        return kd_train(student, teacher, stok, pairs, cfg.train, ledger=ledger, topk_cache=cfg.topk_cache, **ck)
-    return gkd_train(student, teacher, stok, pairs, cfg.train, ledger=ledger, lmbda=cfg.lmbda, **ck)
+        topk_cache = topk_cache or cfg.topk_cache
+        return kd_train(student, teacher, stok, pairs, cfg.train, ledger=ledger, topk_cache=topk_cache, **ck)
+    return gkd_train(student, teacher, stok, pairs, cfg.train, ledger=ledger, lmbda=cfg.lmbda, topk_cache=topk_cache,
+                     **ck)
 
 # %% ../../nbs/30_distill/34_job.ipynb #88c8eed8
 def save_student(cfg: DistillConfig, student, stok, st: dict, rd, out: Path, acc):
@@ -112,6 +123,26 @@ def save_student(cfg: DistillConfig, student, stok, st: dict, rd, out: Path, acc
         loss = f"loss {st['losses'][0]:.3f} -> {st['losses'][-1]:.3f}" if st['losses'] else 'no steps'
         resumed = ' (resumed)' if 'resumed_from' in st else ''
         print(f"{cfg.method}: {st['steps']} steps, {loss}{resumed}; student -> {out / 'student'}\n" + ledger.summary())
+
+# %% ../../nbs/30_distill/34_job.ipynb #2c0afe8e
+def served_topk_cache(cfg: DistillConfig, tok, pairs, ledger, path: Path, progress: bool = True) -> dict:
+    "Build (or finish) the served teacher's top-k cache at `path`, charged to `ledger` (`teacher_scoring`)."
+    idx = path / 'index.json'
+    paid = json.loads(idx.read_text())['teacher_scoring'] if idx.exists() else 0
+    if paid > ledger.spent['teacher_scoring']:  # cached by a killed attempt whose ledger was not committed
+        ledger.charge('teacher_scoring', paid - ledger.spent['teacher_scoring'], partial=True)
+    engine = make_teacher(cfg.teacher).engine
+    return build_topk_cache(engine, tok, pairs, path, k=cfg.teacher_topk, max_length=cfg.train.max_length,
+                            ledger=ledger, progress=progress)
+
+
+def cached_pairs(pairs, tok, path: Path, max_length: int) -> list:
+    "The pairs the cache at `path` holds (the scoring budget may have stopped it early)."
+    cache = TopKCache(path)
+    keep = [p for p in pairs if ids_key(encode_chat(tok, *p, max_length)[0]) in cache.index['examples']]
+    if len(keep) < len(pairs):
+        print(f"{path}: the scoring budget covered {len(keep)} of {len(pairs)} examples; training on those")
+    return keep
 
 # %% ../../nbs/30_distill/34_job.ipynb #b9f5cc7d
 def run_distill(cfg: DistillConfig, output_dir=None, *, fresh: bool = False, progress: bool = True) -> dict | None:
@@ -137,9 +168,19 @@ def run_distill(cfg: DistillConfig, output_dir=None, *, fresh: bool = False, pro
                 print(f"{out}: this run already completed; the student is in {out / 'student'}\n" + ledger.summary())
             return None
         student, stok, teacher = distill_models(cfg, device=acc.device)
+        topk = None
+        if cfg.method == 'gkd' and cfg.teacher.engine == 'openai':  # the student's samples are scored live
+            topk = ServedTopK(make_teacher(cfg.teacher).engine, cfg.teacher_topk, cfg.train.max_length)
+        if cfg.method == 'kd' and cfg.teacher.engine == 'openai' and not cfg.topk_cache:
+            topk = out / 'teacher_topk'
+            if main:
+                served_topk_cache(cfg, stok, pairs, ledger, topk, progress)
+                rd.save()  # the scoring tokens are committed with the cache
+            acc.wait_for_everyone()
+            pairs = cached_pairs(pairs, stok, topk, cfg.train.max_length)
         tracker = RunTracker(cfg.report_to if main else 'none', out, f'distill-{cfg.method}')
         st = distill_train(cfg, student, stok, teacher, pairs, ledger, out, acc,
-                           on_step=lambda s: tracker.log(train_metrics(s, ledger), s['steps']))
+                           on_step=lambda s: tracker.log(train_metrics(s, ledger), s['steps']), topk_cache=topk)
         tracker.finish()
         st['ledger'] = ledger.to_dict()
         save_student(cfg, student, stok, st, rd, out, acc)

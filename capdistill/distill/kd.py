@@ -20,8 +20,9 @@ from .kd_losses import (KINDS, kd_loss, topk_kd_loss, fused_kd_loss, fused_topk_
 
 # %% auto #0
 __all__ = ['KDConfig', 'teacher_charge', 'kd_charge', 'ids_key', 'open_cache_index', 'write_shard', 'teacher_topk_rows',
-           'build_topk_cache', 'TopKCache', 'open_topk_cache', 'prepare_teacher', 'fused_batch_loss',
-           'logits_batch_loss', 'kd_batch_loss', 'on_policy_rows', 'kd_train', 'gkd_train', 'heldout_divergence']
+           'topk_from_prompt_logprobs', 'served_topk_rows', 'ServedTopK', 'build_topk_cache', 'TopKCache',
+           'open_topk_cache', 'prepare_teacher', 'fused_batch_loss', 'logits_batch_loss', 'kd_batch_loss',
+           'on_policy_rows', 'kd_train', 'gkd_train', 'heldout_divergence']
 
 # %% ../../nbs/30_distill/33_kd.ipynb #87d0a4a1
 @dataclass
@@ -115,13 +116,52 @@ def teacher_topk_rows(teacher, batch, pad_id: int, k: int, temperature: float, b
         v, i = torch.log_softmax(logits[j, n_p - 1 : len(ids) - 1].float() / temperature, -1).topk(k, -1)
         yield key, v.half().cpu(), i.int().cpu()
 
+# %% ../../nbs/30_distill/33_kd.ipynb #8ae9b43d
+def topk_from_prompt_logprobs(plp: list, n_p: int, k: int):
+    "`(values (R, k) fp16, indices (R, k) int32)` of the label positions `n_p..` from vLLM-style `prompt_logprobs`."
+    rows = plp[n_p:]  # plp[t]: the distribution of token t given the tokens before it
+    v = torch.full((len(rows), k), -1e4)
+    i = torch.zeros((len(rows), k), dtype=torch.int32)
+    for r, d in enumerate(rows):
+        top = sorted(((x['logprob'], int(t)) for t, x in d.items()), reverse=True)[:k]
+        v[r, : len(top)] = torch.tensor([a for a, _ in top])
+        i[r, : len(top)] = torch.tensor([b for _, b in top], dtype=torch.int32)
+    return v.half(), i
+
+
+def served_topk_rows(engine, batch, k: int):
+    "`(key, values, indices)` per `(ids, n_p, key)` example, from a served teacher's `prompt_logprobs` (in parallel)."
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(getattr(engine, 'concurrency', 1)) as ex:
+        plps = list(ex.map(lambda e: engine.prompt_logprobs(e[0], k), batch))
+    for (ids, n_p, key), plp in zip(batch, plps):
+        yield key, *topk_from_prompt_logprobs(plp, n_p, k)
+
+
+class ServedTopK:
+    "A served teacher as a live top-k cache: `rows(ids, n_p)` asks the server (GKD scores the student's samples)."
+
+    live = True  # charged as teacher scoring, batch by batch
+
+    def __init__(self, engine, k: int, max_length: int):
+        self.engine, self.path = engine, engine.url
+        self.index = {'k': k, 'temperature': 1.0, 'max_length': max_length}
+
+    def rows(self, ids, n_p: int):
+        return topk_from_prompt_logprobs(self.engine.prompt_logprobs(list(ids), self.index['k']), n_p, self.index['k'])
+
 # %% ../../nbs/30_distill/33_kd.ipynb #8f140d03
 def build_topk_cache(teacher, tok, pairs: list[tuple], path, k: int = 64, max_length: int = 256,
                      temperature: float = 1.0, batch_size: int = 8, shard_size: int = 256, bf16: bool = True,
                      count_padding: bool = False, ledger: TokenLedger | None = None, progress: bool = False) -> dict:
-    "Score `pairs` with the teacher and store top-k log-probs per label position under folder `path`; the index."
+    """Score `pairs` with the teacher (a local model, or a served engine with `prompt_logprobs`) and store top-k
+    log-probs per label position under folder `path`; the index."""
     from tqdm.auto import tqdm
 
+    local = isinstance(teacher, torch.nn.Module)
+    if not local and temperature != 1.0:
+        raise ValueError(f"temperature: a served teacher's prompt_logprobs are at temperature 1, got {temperature}")
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     meta = dict(version=_CACHE_VERSION, k=k, temperature=float(temperature), max_length=max_length, vocab_size=len(tok))
@@ -144,7 +184,9 @@ def build_topk_cache(teacher, tok, pairs: list[tuple], path, k: int = 64, max_le
                 break
             ledger.charge_many(ch)
         index['teacher_scoring'] += ch['teacher_scoring']
-        for key, v, i in teacher_topk_rows(teacher, batch, tok.pad_token_id, k, temperature, bf16):
+        rows = (teacher_topk_rows(teacher, batch, tok.pad_token_id, k, temperature, bf16) if local
+                else served_topk_rows(teacher, batch, k))
+        for key, v, i in rows:
             entries[key] = (sum(t.shape[0] for t in buf_v), v.shape[0])
             buf_v.append(v)
             buf_i.append(i)
@@ -160,6 +202,7 @@ def build_topk_cache(teacher, tok, pairs: list[tuple], path, k: int = 64, max_le
 class TopKCache:
     "Read side of a top-k cache folder: `cache[ids]` -> `(values fp16 R×k, indices int32 R×k)`; shards load lazily."
 
+    live = False  # paid for when it was built
     def __init__(self, path):
         self.path = Path(path)
         f = self.path / 'index.json'
@@ -193,6 +236,10 @@ class TopKCache:
         sh = self._shards[s]
         return sh['values'][row : row + n], sh['indices'][row : row + n]
 
+    def rows(self, ids, n_p: int):
+        "The label rows of an encoded example (`n_p` is implied by the cache; `ServedTopK` needs it)."
+        return self[ids]
+
 # %% ../../nbs/30_distill/33_kd.ipynb #76d4e641
 def _topk_batch(cache, full, batch, T, device):
     "B×(T-1)×k cached values/indices for a (possibly truncated) batch; `full` are the untruncated encodings."
@@ -200,7 +247,7 @@ def _topk_batch(cache, full, batch, T, device):
     vals = torch.full((len(batch), T - 1, k), -math.log(k), dtype=torch.float32)
     idx = torch.zeros((len(batch), T - 1, k), dtype=torch.int32)
     for j, ((ids, n_p), (fids, _)) in enumerate(zip(batch, full)):
-        v, i = cache[fids]
+        v, i = cache.rows(fids, n_p)
         n = len(ids) - n_p
         vals[j, n_p - 1 : len(ids) - 1], idx[j, n_p - 1 : len(ids) - 1] = v[:n].float(), i[:n]
     return vals.to(device), idx.to(device)
@@ -235,7 +282,7 @@ def _teacher_hidden(teacher, x, m):
 # %% ../../nbs/30_distill/33_kd.ipynb #7a4f0893
 def open_topk_cache(topk_cache, cfg: KDConfig) -> TopKCache:
     "The top-k cache `topk_cache` (a folder or a `TopKCache`), checked against the KD config."
-    cache = topk_cache if isinstance(topk_cache, TopKCache) else TopKCache(topk_cache)
+    cache = topk_cache if isinstance(topk_cache, (TopKCache, ServedTopK)) else TopKCache(topk_cache)
     bad = [
         f"{f}={cache.index[f]!r} but the config has {v!r}"
         for f, v in (('temperature', float(cfg.temperature)), ('max_length', cfg.max_length))
@@ -352,7 +399,7 @@ def _train(student, teacher, tok, pairs, cfg, ledger, topk_cache=None, lmbda=0.0
     fused = _fusable(student, accelerator) and (teacher is None or _fusable(teacher, accelerator))
     body, head = _head_body(student)
     enc = [dict(e, full_ids=e['ids']) for e in encode_examples(tok, pairs, cfg.max_length)]
-    live = cache is None
+    live = cache is None or cache.live
     loss_fn = partial(kd_batch_loss, pad_id=tok.pad_token_id, cfg=cfg, teacher=teacher, cache=cache, fused=fused,
                       body=body, head=head)
     swap = partial(on_policy_rows, tok=tok, lmbda=lmbda, max_length=cfg.max_length, gen_kw=gen_kw)
@@ -379,15 +426,15 @@ def kd_train(student, teacher, tok, pairs: list[tuple], cfg: KDConfig | None = N
 def gkd_train(student, teacher, tok, pairs: list[tuple], cfg: KDConfig | None = None,
               ledger: TokenLedger | None = None, lmbda: float = 0.5, max_new_tokens: int = 64,
               gen_temperature: float = 1.0, top_p: float = 1.0, optimizer=None, progress: bool = True, on_step=None,
-              checkpoint_dir=None, save_every: int = 0, accelerator=None) -> dict:
+              checkpoint_dir=None, save_every: int = 0, accelerator=None, topk_cache=None) -> dict:
     """GKD-style on-policy distillation: per batch, with probability `lmbda` the responses are the student's own
     samples (`gen_temperature`, `top_p`, `max_new_tokens`), scored by the teacher; otherwise the given responses
-    (as `kd_train`)."""
+    (as `kd_train`). A served teacher comes in as `topk_cache=ServedTopK(...)` (scored live, charged)."""
     if not 0 <= lmbda <= 1:
         raise ValueError(f"gkd_train: lmbda={lmbda} must be in [0, 1]")
     gen_kw = dict(max_new_tokens=max_new_tokens, temperature=gen_temperature, top_p=top_p)
-    return _train(student, teacher, tok, pairs, cfg, ledger, lmbda=lmbda, gen_kw=gen_kw, desc='gkd',
-                  optimizer=optimizer, progress=progress, on_step=on_step, checkpoint_dir=checkpoint_dir,
+    return _train(student, teacher, tok, pairs, cfg, ledger, topk_cache=topk_cache, lmbda=lmbda, gen_kw=gen_kw,
+                  desc='gkd', optimizer=optimizer, progress=progress, on_step=on_step, checkpoint_dir=checkpoint_dir,
                   save_every=save_every, accelerator=accelerator)
 
 # %% ../../nbs/30_distill/33_kd.ipynb #c6e52aef

@@ -16,9 +16,9 @@ from ..tasks.prompts import verify
 from ..tasks.templates import TemplateConfig, sample_batch
 
 # %% auto #0
-__all__ = ['GenerationConfig', 'Generation', 'GenerationCache', 'Engine', 'HFEngine', 'OpenAIEngine', 'request_config',
-           'completion_body', 'OpenAICompatibleHandler', 'serve_openai_compatible', 'VLLMEngine', 'CachedEngine',
-           'generate_batch']
+__all__ = ['GenerationConfig', 'Generation', 'GenerationCache', 'Engine', 'HFEngine', 'OpenAIEngine', 'prompt_logprobs_of',
+           'request_config', 'completion_body', 'OpenAICompatibleHandler', 'serve_openai_compatible', 'VLLMEngine',
+           'CachedEngine', 'generate_batch']
 
 # %% ../../nbs/20_teachers/21_engines.ipynb #97851ede
 @dataclass
@@ -302,21 +302,22 @@ class OpenAIEngine(Engine):
         with self._rl:
             setattr(self, attr, getattr(self, attr) + 1)
 
-    def _post(self, payload: dict) -> dict:
+    def _post(self, payload: dict, url: str | None = None) -> dict:
         import requests
 
+        url = url or self.url
         headers = {'Authorization': f'Bearer {self.api_key}'} if self.api_key else {}
         for attempt in range(self.max_retries + 1):
             self._wait_turn()
             self._count('n_requests')
             try:
-                r = requests.post(self.url, json=payload, headers=headers, timeout=self.timeout_s)
+                r = requests.post(url, json=payload, headers=headers, timeout=self.timeout_s)
                 if r.status_code == 200:
                     return r.json()
                 why, retry_after = f"HTTP {r.status_code}: {r.text[:300]}", r.headers.get('Retry-After')
                 if r.status_code != 429 and r.status_code < 500:
                     raise RuntimeError(
-                        f"{self.url} refused the request ({why}). Check the model name '{self.model}', the api_key and"
+                        f"{url} refused the request ({why}). Check the model name '{self.model}', the api_key and"
                         " the parameters."
                     )
             except (requests.ConnectionError, requests.Timeout) as e:
@@ -330,9 +331,20 @@ class OpenAIEngine(Engine):
                 delay = self.backoff_s * 2**attempt * (1 + 0.25 * random.random())
             time.sleep(min(delay, 60))
         raise RuntimeError(
-            f"{self.url}: giving up after {self.max_retries + 1} attempts (last: {why}). "
+            f"{url}: giving up after {self.max_retries + 1} attempts (last: {why}). "
             "Check that the server is up, or raise max_retries / lower requests_per_minute."
         )
+
+    def prompt_logprobs(self, ids: list[int], k: int) -> list:
+        """vLLM's `prompt_logprobs` of token ids `ids`: per position `{token id: {'logprob': ...}}` holding the top `k`
+        and the actual token (position 0: None). One `/v1/completions` request (OpenAI's own API has none)."""
+        url = self.url.removesuffix('/chat/completions') + '/completions'
+        r = self._post(dict(model=self.model, prompt=list(ids), max_tokens=1, temperature=0.0, prompt_logprobs=k), url)
+        plp = r['choices'][0].get('prompt_logprobs')
+        if not isinstance(plp, list) or len(plp) != len(ids):
+            raise RuntimeError(f"{url}: no prompt_logprobs for {len(ids)} tokens in the answer; serve the teacher with "
+                               "vLLM (`vllm serve MODEL --max-logprobs K`) or `capdistill`'s test server")
+        return plp
 
     def _one(self, prompt, cfg, seed) -> Generation:
         pl = dict(
@@ -381,6 +393,22 @@ class OpenAIEngine(Engine):
             return list(ex.map(lambda ps: self._one(ps[0], cfg, ps[1]), zip(prompts, seeds)))
 
 # %% ../../nbs/20_teachers/21_engines.ipynb #c10563af
+def prompt_logprobs_of(model, ids: list[int], k: int) -> list:
+    "vLLM-style `prompt_logprobs` of `ids` under a local causal LM: None, then per position the top `k` and the token."
+    import torch
+
+    with torch.no_grad():
+        logits = model(input_ids=torch.tensor([ids], device=model.device)).logits[0, :-1].float()  # (T-1, V)
+    lp = torch.log_softmax(logits, -1)
+    v, i = lp.topk(k, -1)  # (T-1, k) each
+    out = [None]
+    for t, tok in enumerate(ids[1:]):
+        d = {str(a): {'logprob': b, 'rank': r + 1} for r, (a, b) in enumerate(zip(i[t].tolist(), v[t].tolist()))}
+        d.setdefault(str(tok), {'logprob': float(lp[t, tok]), 'rank': int((lp[t] > lp[t, tok]).sum()) + 1})
+        out.append(d)
+    return out
+
+
 def request_config(req: dict) -> GenerationConfig:
     "The `GenerationConfig` of an OpenAI chat-completions request body (ValueError when a field is bad)."
     stop = req.get('stop') or []
@@ -410,7 +438,8 @@ def completion_body(model: str, g: Generation, cfg: GenerationConfig) -> dict:
 
 
 class OpenAICompatibleHandler(BaseHTTPRequestHandler):
-    "`/v1/models` and `/v1/chat/completions` over `engine` (class attributes set by `serve_openai_compatible`)."
+    """`/v1/models`, `/v1/chat/completions` and (scoring, as vLLM's `prompt_logprobs`) `/v1/completions` over `engine`
+    (class attributes set by `serve_openai_compatible`)."""
 
     engine, cache, lock, state = None, None, None, None
 
@@ -446,14 +475,17 @@ class OpenAICompatibleHandler(BaseHTTPRequestHandler):
         return False
 
     def do_POST(self):
-        if self.path.rstrip('/') != '/v1/chat/completions':
-            return self._err(404, f'no route {self.path}: use /v1/chat/completions')
+        route = self.path.rstrip('/')
+        if route not in ('/v1/chat/completions', '/v1/completions'):
+            return self._err(404, f'no route {self.path}: use /v1/chat/completions or /v1/completions')
         try:
             req = json.loads(self.rfile.read(int(self.headers.get('Content-Length', 0))))
         except (ValueError, json.JSONDecodeError) as e:
             return self._err(400, f'body is not JSON: {e}')
         if self._injected_failure():
             return
+        if route == '/v1/completions':
+            return self._score(req)
         if not isinstance(req.get('messages'), list) or not req['messages']:
             return self._err(400, "'messages' must be a non-empty list")
         if req.get('n', 1) != 1:
@@ -468,6 +500,18 @@ class OpenAICompatibleHandler(BaseHTTPRequestHandler):
             except Exception as e:
                 return self._err(500, f'{type(e).__name__}: {e}', 'server_error')
         self._send(200, completion_body(self.engine.name, g, cfg))
+
+    def _score(self, req):
+        "vLLM's `/v1/completions` with `prompt_logprobs`, for a prompt of token ids (scoring only: no text comes back)."
+        ids, k = req.get('prompt'), req.get('prompt_logprobs')
+        if not isinstance(ids, list) or not ids or not all(isinstance(t, int) for t in ids) or not isinstance(k, int):
+            return self._err(400, '/v1/completions scores prompts here: give prompt (token ids), prompt_logprobs (k)')
+        with self.lock:
+            plp = prompt_logprobs_of(self.engine.model, ids, k)
+        n = len(ids)
+        choice = {'index': 0, 'text': '', 'prompt_logprobs': plp, 'logprobs': None, 'finish_reason': 'length'}
+        self._send(200, {'object': 'text_completion', 'model': self.engine.name, 'choices': [choice],
+                         'usage': {'prompt_tokens': n, 'completion_tokens': 0, 'total_tokens': n}})
 
 
 def serve_openai_compatible(
