@@ -6,6 +6,7 @@
 from __future__ import annotations
 import importlib.util, math
 from pathlib import Path
+from .config import cfield
 
 # %% auto #0
 __all__ = ['REPORTERS', 'report_to_field', 'report_targets', 'RunTracker', 'is_number', 'ledger_metrics', 'train_metrics',
@@ -17,8 +18,6 @@ REPORTERS = {'tensorboard': 'tensorboard', 'wandb': 'wandb', 'trackio': 'trackio
 
 def report_to_field():
     "The `report_to` field of every method's config (one name, one help)."
-    from capdistill.core.config import cfield
-
     return cfield('none', help="live metrics: none, tensorboard (<run dir>/tb), wandb, trackio, or a list of them")
 
 
