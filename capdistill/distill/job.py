@@ -55,6 +55,10 @@ class DistillConfig(Config):
             raise ValueError("data: the JSONL to train on is required, e.g. --set data=runs/batch.jsonl "
                              "(make one with `capdistill generate-batch`)")
 
+    def needs_teacher_weights(self) -> bool:
+        "Does the job run the teacher in this process (not sft, no top-k cache given, not a served teacher)?"
+        return self.method != 'sft' and not self.topk_cache and self.teacher.engine != 'openai'
+
     def run_dir(self) -> Path:
         base = Path(self.output_root)
         return (base if base.is_absolute() else project_root() / base) / self.method / f'seed_{self.train.seed}'
@@ -85,7 +89,7 @@ def distill_models(cfg: DistillConfig, device=None):
     "`(student, tokenizer, teacher model or None)` for `cfg.method`."
     student, stok = load_model(cfg.student, device=device)
     teacher = None
-    if cfg.method != 'sft' and not cfg.topk_cache and cfg.teacher.engine != 'openai':
+    if cfg.needs_teacher_weights():
         teacher, tok = make_teacher(cfg.teacher, device=device).require_weights(f'{cfg.method} distillation')
         check_tokenizers_match(tok, stok, method=f'{cfg.method} distillation')
     if cfg.train.lora_r:
@@ -151,7 +155,7 @@ def run_distill(cfg: DistillConfig, output_dir=None, *, fresh: bool = False, pro
     from accelerate import Accelerator
     pairs = load_pairs(cfg.data)
     check_model_source(cfg.student, 'student')  # before the run dir is written
-    if cfg.method != 'sft' and not cfg.topk_cache and cfg.teacher.engine != 'openai':
+    if cfg.needs_teacher_weights():
         check_model_source(cfg.teacher.model, 'teacher.model')
     acc = Accelerator()  # one process, or one per device under `accelerate launch`
     out = Path(output_dir) if output_dir else cfg.run_dir()
