@@ -51,9 +51,12 @@ nbs-sync: install
 lint: install
 	$(BIN)/ruff check
 
+# Two workers on the machine's cores, one OpenMP thread each (two torch processes spinning two threads each on two
+# cores are several times slower). Tests sharing an expensive module fixture carry an xdist_group mark.
+TEST_WORKERS ?= 2
 test: install nbs-sync lint
-	$(BIN)/nbdev_test --n_workers 1 --timing
-	$(BIN)/pytest -q -ra --durations=15 tests
+	OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers $(TEST_WORKERS) --timing
+	OMP_NUM_THREADS=1 $(BIN)/pytest -q -ra --durations=15 -n $(TEST_WORKERS) --dist loadgroup tests
 
 # Notebook tests only, skipping the sync check (handy while editing).
 test-fast: install

@@ -15,6 +15,21 @@ def tmp_home(tmp_path, monkeypatch):
     return home
 
 
+@pytest.fixture(scope='session')
+def tiny_pair(tmp_path_factory) -> dict:
+    """A tiny random-init Llama teacher (2 layers) and student (1 layer) saved as checkpoint dirs, with the real SmolLM2
+    tokenizer: for CLI tests whose assertions are about plumbing (files, ledger, resume), not about what is learnt."""
+    from capdistill.core.models import tiny_model
+
+    d = tmp_path_factory.mktemp('tiny_pair')
+    shapes = {'teacher': dict(n_layers=2, hidden=64, seed=1), 'student': dict(n_layers=1, hidden=64, seed=2)}
+    for name, kw in shapes.items():
+        m, tok = tiny_model(**kw)
+        m.save_pretrained(d / name)
+        tok.save_pretrained(d / name)
+    return {'teacher': d / 'teacher', 'student': d / 'student'}
+
+
 def run_cli(*args, env=None, timeout=1800):
     "Run the installed `capdistill` entry point as a user would."
     exe = Path(sys.executable).parent / 'capdistill'

@@ -36,12 +36,14 @@ def test_real_teacher_through_cache_twice(tmp_path):
     assert len((tmp_path / 'gen.jsonl').read_text().splitlines()) == 4
 
 
-def test_generate_batch_cli_uses_cache_and_budget(tmp_path):
+def test_generate_batch_cli_uses_cache_and_budget(tmp_path, tiny_pair):
+    "The CLI's cache and budget plumbing (a tiny random-init teacher: what it says does not matter here)."
     import json
     from conftest import run_cli
 
     out = tmp_path / 'batch.jsonl'
     args = ('generate-batch', '--set', 'allocation={math: 0.5, general_knowledge: 0.5}', '--set', 'num_prompts=6',
+            '--set', f"teacher.model={tiny_pair['teacher']}",
             '--set', 'teacher.generation.max_new_tokens=24', '--set', 'budget_gen_tokens=2000',
             '--set', f'output={out}')
     r = run_cli(*args)
@@ -59,19 +61,21 @@ def test_generate_batch_cli_uses_cache_and_budget(tmp_path):
     assert r.returncode == 2 and "Did you mean 'math'" in r.stderr
 
 
-def test_distill_cli_sft_and_kd(tmp_path):
-    "generate-batch -> distill (sft, kd) with the real embedded models; budgets respected, students saved."
+def test_distill_cli_sft_and_kd(tmp_path, tiny_pair):
+    """generate-batch -> distill (sft, kd) end to end; budgets respected, students saved. Tiny random-init models:
+    that distillation from the embedded teacher helps is tested in tests/test_kd.py."""
     import json
     from conftest import run_cli
 
     data = tmp_path / 'batch.jsonl'
+    who = ('--set', f"teacher.model={tiny_pair['teacher']}")
     r = run_cli('generate-batch', '--set', 'allocation={general_knowledge: 1}', '--set', 'num_prompts=8',
-                '--set', 'teacher.generation.max_new_tokens=24', '--set', f'output={data}')
+                '--set', 'teacher.generation.max_new_tokens=24', '--set', f'output={data}', *who)
     assert r.returncode == 0, r.stderr[-2000:]
     for method in ('sft', 'kd'):
         out = tmp_path / method
         r = run_cli('distill', '--set', f'method={method}', '--set', f'data={data}', '--set', 'budget_train_tokens=600',
-                    '--set', 'train.lr=1e-4', '--output-dir', out)
+                    '--set', 'train.lr=1e-4', '--set', f"student={tiny_pair['student']}", *who, '--output-dir', out)
         assert r.returncode == 0, r.stderr[-2000:]
         m = json.loads((out / 'manifest.json').read_text())
         spent = m['ledger']['spent']

@@ -1,4 +1,6 @@
-"""collect-gphi -> train-identifier -> a task card that points at the learned identifier (real embedded models)."""
+"""collect-gphi -> train-identifier -> a task card that points at the learned identifier. The pipeline's plumbing
+(rows, budgets, resume, the identifier file) runs on tiny random-init Llamas with the real tokenizer; the embedded
+models run it in `nbs/50_read/52_interventions.ipynb`."""
 
 import json
 from conftest import run_cli
@@ -6,13 +8,14 @@ from capdistill.tasks.cards import CAPABILITIES, TaskCard
 from capdistill.read.identifier import resolve_requirements
 
 
-def test_collect_train_and_use_identifier(tmp_path):
+def test_collect_train_and_use_identifier(tmp_path, tiny_pair):
     rows_path, model_path = tmp_path / 'interventions.jsonl', tmp_path / 'gphi.pt'
     cfg = tmp_path / 'gphi.yaml'
     cfg.write_text('interventions:\n  n_dev: 4\n  max_new_tokens: 32\n  num_interventions: 2\n'
                    '  budget_gen_tokens: 600\n  budget_train_tokens: 700\n')
+    who = ('--set', f"teacher.model={tiny_pair['teacher']}", '--set', f"student={tiny_pair['student']}")
     r = run_cli('collect-gphi', '--config', cfg, '--set', 'tasks=[word_problem_format, tool_call_format]',
-                '--set', f'output={rows_path}')
+                '--set', f'output={rows_path}', *who)
     assert r.returncode == 0, r.stderr[-3000:]
     rows = [json.loads(l) for l in rows_path.read_text().splitlines()]
     assert len(rows) == 4 and {r['task'] for r in rows} == {'word_problem_format', 'tool_call_format'}
@@ -21,7 +24,8 @@ def test_collect_train_and_use_identifier(tmp_path):
         assert spent['teacher_gen_prompt'] + spent['teacher_gen_completion'] <= 600
         assert 0 < spent['student_train_prompt'] + spent['student_train_label'] <= 700
         assert row['after'] != row['before']  # the intervention really trained the student
-    r = run_cli('collect-gphi', '--config', cfg, '--set', 'tasks=[word_problem_format]', '--set', f'output={rows_path}')
+    r = run_cli('collect-gphi', '--config', cfg, '--set', 'tasks=[word_problem_format]', '--set', f'output={rows_path}',
+                *who)
     assert r.returncode == 0 and len(rows_path.read_text().splitlines()) == 4  # resumed: nothing redone
     r = run_cli('train-identifier', '--set', f'train_jsonl={rows_path}', '--set', f'output={model_path}')
     assert r.returncode == 0, r.stderr[-3000:]

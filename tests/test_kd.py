@@ -11,6 +11,8 @@ from capdistill.distill.kd import KDConfig, kd_train, gkd_train, build_topk_cach
 from capdistill.read.probes import ProbeConfig, build_probes, profile, profile_vector
 from capdistill.teachers.engines import HFEngine
 
+pytestmark = pytest.mark.xdist_group('kd')  # one worker runs the file: its module fixture is built once
+
 PROMPTS = [
     'What is the capital of France?',
     'Name three primary colors.',

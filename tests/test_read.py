@@ -8,6 +8,8 @@ from conftest import run_cli, ROOT
 from capdistill.tasks.cards import get_task_card
 from capdistill.core.ledger import CATEGORIES
 
+pytestmark = pytest.mark.xdist_group('read')  # one worker runs the file: its module fixture is built once
+
 SMALL = [
     '--set',
     'task_name=word_problem_format',

@@ -174,7 +174,7 @@ def test_really_wrong_keys_get_clear_errors(tmp_path):
         load_read_config(cfg, {'budget': {'total_tokens': 5}}, cards_dir=tmp_path)
 
 
-TINY = {  # the embedded models, offline, a tiny budget (the reference's own files otherwise)
+TINY = {  # a tiny budget (the reference's own files otherwise); the test swaps in tiny random-init models
     'teacher': {'model': 'smollm2-135m-instruct', 'dtype': None, 'tensor_parallel_size': 1},
     'student': 'smollm2-135m-pruned',
     'budget_total_tokens': 3000,
@@ -189,8 +189,9 @@ TINY = {  # the embedded models, offline, a tiny budget (the reference's own fil
 }
 
 
-def test_reference_files_run_through_read(tmp_path):
-    "configs/read.yml + task_cards.yaml + the pools (one typed template added) + a hash file, one tiny interval."
+def test_reference_files_run_through_read(tmp_path, tiny_pair):
+    """configs/read.yml + task_cards.yaml + the pools (one typed template added) + a hash file, one tiny interval: the
+    files' plumbing, on tiny random-init models with the real tokenizer."""
     from capdistill.read.loop import run_read
 
     ref = tmp_path / 'ref'
@@ -203,7 +204,9 @@ def test_reference_files_run_through_read(tmp_path):
     (ref / 'data' / 'eval_prompt_hashes.json').write_text(json.dumps({
         'hash_method': 'sha256', 'normalize': {'strip': True, 'collapse_whitespace': True, 'lowercase': True},
         'hashes': [read_prompt_hash(blocked.template, {'lowercase': True})]}))
-    cfg = load_read_config(ref / 'configs' / 'read.yml', TINY, cards_dir=tmp_path / 'cards')
+    tiny = {**TINY, 'teacher': {**TINY['teacher'], 'model': str(tiny_pair['teacher'])},
+            'student': str(tiny_pair['student'])}
+    cfg = load_read_config(ref / 'configs' / 'read.yml', tiny, cards_dir=tmp_path / 'cards')
     assert cfg.num_intervals == 1 and cfg.leakage_index == str(ref / 'data' / 'eval_prompt_hashes.json')
     assert np.allclose(get_task_card(cfg.task_name, cfg.task_cards).r_tau, np.eye(8)[CAPABILITIES.index('code')])
     s = run_read(cfg, tmp_path / 'run', progress=False)

@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest, yaml
 from conftest import run_cli, ROOT
 
+pytestmark = pytest.mark.xdist_group('sweep')  # one worker runs the file: its module fixture is built once
+
 
 def cli(*args, timeout=900, env=None):
     return run_cli(*args, timeout=timeout, env=env)

@@ -57,7 +57,7 @@ class DistillConfig(Config):
 
     def needs_teacher_weights(self) -> bool:
         "Does the job run the teacher in this process (not sft, no top-k cache given, not a served teacher)?"
-        return self.method != 'sft' and not self.topk_cache and self.teacher.engine != 'openai'
+        return self.method != 'sft' and not self.topk_cache and self.teacher.local_model() is not None
 
     def run_dir(self) -> Path:
         base = Path(self.output_root)

@@ -131,10 +131,7 @@ def topk_from_prompt_logprobs(plp: list, n_p: int, k: int):
 
 def served_topk_rows(engine, batch, k: int):
     "`(key, values, indices)` per `(ids, n_p, key)` example, from a served teacher's `prompt_logprobs` (in parallel)."
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(getattr(engine, 'concurrency', 1)) as ex:
-        plps = list(ex.map(lambda e: engine.prompt_logprobs(e[0], k), batch))
+    plps = engine.prompt_logprobs_many([list(e[0]) for e in batch], k)
     for (ids, n_p, key), plp in zip(batch, plps):
         yield key, *topk_from_prompt_logprobs(plp, n_p, k)
 
@@ -148,8 +145,11 @@ class ServedTopK:
         self.engine, self.path = engine, engine.url
         self.index = {'k': k, 'temperature': 1.0, 'max_length': max_length}
 
-    def rows(self, ids, n_p: int):
-        return topk_from_prompt_logprobs(self.engine.prompt_logprobs(list(ids), self.index['k']), n_p, self.index['k'])
+    def rows_many(self, items: list[tuple]) -> list[tuple]:
+        "Label rows of `(ids, n_p)` examples: one batch of parallel requests to the server."
+        k = self.index['k']
+        plps = self.engine.prompt_logprobs_many([list(ids) for ids, _ in items], k)
+        return [topk_from_prompt_logprobs(plp, n_p, k) for plp, (_, n_p) in zip(plps, items)]
 
 # %% ../../nbs/30_distill/33_kd.ipynb #8f140d03
 def build_topk_cache(teacher, tok, pairs: list[tuple], path, k: int = 64, max_length: int = 256,
@@ -236,9 +236,9 @@ class TopKCache:
         sh = self._shards[s]
         return sh['values'][row : row + n], sh['indices'][row : row + n]
 
-    def rows(self, ids, n_p: int):
-        "The label rows of an encoded example (`n_p` is implied by the cache; `ServedTopK` needs it)."
-        return self[ids]
+    def rows_many(self, items: list[tuple]) -> list[tuple]:
+        "The label rows of `(ids, n_p)` examples (`n_p` is implied by the cache; `ServedTopK` needs it)."
+        return [self[ids] for ids, _ in items]
 
 # %% ../../nbs/30_distill/33_kd.ipynb #76d4e641
 def _topk_batch(cache, full, batch, T, device):
@@ -246,8 +246,8 @@ def _topk_batch(cache, full, batch, T, device):
     k = cache.index['k']
     vals = torch.full((len(batch), T - 1, k), -math.log(k), dtype=torch.float32)
     idx = torch.zeros((len(batch), T - 1, k), dtype=torch.int32)
-    for j, ((ids, n_p), (fids, _)) in enumerate(zip(batch, full)):
-        v, i = cache.rows(fids, n_p)
+    rows = cache.rows_many([(fids, n_p) for (_, n_p), (fids, _) in zip(batch, full)])
+    for j, ((ids, n_p), (v, i)) in enumerate(zip(batch, rows)):
         n = len(ids) - n_p
         vals[j, n_p - 1 : len(ids) - 1], idx[j, n_p - 1 : len(ids) - 1] = v[:n].float(), i[:n]
     return vals.to(device), idx.to(device)

@@ -13,10 +13,10 @@ import yaml
 from ..core.config import Config, ConfigError, cfield, project_root, read_yaml
 
 # %% auto #0
-__all__ = ['RESERVED', 'templates_dir', 'template_parameters', 'Grid', 'load_grid', 'write_results', 'expand_grid', 'sweep_grid',
-           'slurm_script', 'ci_band', 'load_results', 'aggregate', 'plot_template', 'results_table', 'natural_key',
-           'make_figures', 'pass_at_k_frame', 'difficulty_frame', 'plot_pass_at_k_methods', 'SweepConfig', 'run_sweep',
-           'FiguresConfig', 'run_figures']
+__all__ = ['RESERVED', 'IOPUB_TIMEOUT_S', 'templates_dir', 'template_parameters', 'Grid', 'load_grid', 'write_results',
+           'expand_grid', 'papermill_command', 'execute_run', 'sweep_grid', 'slurm_script', 'ci_band', 'load_results',
+           'aggregate', 'plot_template', 'results_table', 'natural_key', 'make_figures', 'pass_at_k_frame',
+           'difficulty_frame', 'plot_pass_at_k_methods', 'SweepConfig', 'run_sweep', 'FiguresConfig', 'run_figures']
 
 # %% ../../nbs/40_eval/43_sweep.ipynb #8b0e47a6
 def templates_dir() -> Path:
@@ -189,28 +189,32 @@ def expand_grid(grid: Grid) -> list[dict]:
         raise ConfigError(f"grid {grid.path}: parameter values give duplicate run names; make the values distinct")
     return runs
 
+# %% ../../nbs/40_eval/43_sweep.ipynb #96562a5c
+IOPUB_TIMEOUT_S = 120
+
+
+def papermill_command(template, notebook, params_file, timeout: int | None = None) -> list[str]:
+    "The command that runs one grid point (`execute_run` in a fresh interpreter)."
+    code = 'import sys; from capdistill.eval.sweep import execute_run; execute_run(*sys.argv[1:])'
+    return [sys.executable, '-c', code, str(template), str(notebook), str(params_file), str(timeout or 0)]
+
+
+def execute_run(template, notebook, params_file, timeout='0'):
+    "Execute `template` into `notebook` with the parameters in `params_file` (YAML); a cell error raises."
+    import logging, papermill as pm, yaml as _y
+
+    logging.basicConfig(level=logging.INFO, format='%(message)s')  # every cell's output into the run's log
+    pm.execute_notebook(str(template), str(notebook), parameters=_y.safe_load(Path(params_file).read_text()),
+                        kernel_name='python3', log_output=True, progress_bar=False, cwd=str(project_root()),
+                        execution_timeout=int(timeout) or None, iopub_timeout=IOPUB_TIMEOUT_S)
+
 # %% ../../nbs/40_eval/43_sweep.ipynb #78f08c09
 def _run_one(grid: Grid, run: dict, threads: int, timeout: int | None) -> dict:
     import yaml as _y
 
     pfile = grid.output_dir / f"{run['name']}.params.yaml"
     pfile.write_text(_y.safe_dump(run['parameters'], sort_keys=False))
-    cmd = [
-        sys.executable,
-        '-m',
-        'papermill',
-        str(grid.template),
-        str(run['notebook']),
-        '-f',
-        str(pfile),
-        '--log-output',
-        '--cwd',
-        str(project_root()),
-        '--kernel',
-        'python3',
-    ]
-    if timeout:
-        cmd += ['--execution-timeout', str(timeout)]
+    cmd = papermill_command(grid.template, run['notebook'], pfile, timeout)
     env = {
         **os.environ,
         'OMP_NUM_THREADS': str(threads),
@@ -286,11 +290,8 @@ def slurm_script(grid, fresh: bool = False) -> tuple[str, list[dict]]:
         'NAME=${RUNS[$SLURM_ARRAY_TASK_ID]}',
         f'OUT={shlex.quote(str(grid.output_dir))}',
         'if [ -f "$OUT/$NAME.json" ]; then echo "$NAME: finished already"; exit 0; fi',
-        (
-            f'{shlex.quote(sys.executable)} -m papermill {shlex.quote(str(grid.template))} "$OUT/$NAME.ipynb" -f'
-            f' "$OUT/$NAME.params.yaml" --log-output --cwd {shlex.quote(str(project_root()))} --kernel python3 >'
-            ' "$OUT/$NAME.log" 2>&1'
-        ),
+        shlex.join(papermill_command(grid.template, '', '')[:4]) + ' "$OUT/$NAME.ipynb" "$OUT/$NAME.params.yaml" 0 >'
+        ' "$OUT/$NAME.log" 2>&1',
     ]
     return '\n'.join(lines) + '\n', runs
 

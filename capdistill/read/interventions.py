@@ -22,7 +22,8 @@ from ..teachers.spec import TeacherConfig, make_teacher
 from ..tasks.cards import get_task_card
 
 # %% auto #0
-__all__ = ['InterventionConfig', 'dev_prompts', 'teacher_data', 'collect_interventions', 'CollectGphiConfig', 'run_collect_gphi']
+__all__ = ['InterventionConfig', 'dev_prompts', 'teacher_data', 'pending_interventions', 'collect_interventions',
+           'CollectGphiConfig', 'run_collect_gphi']
 
 # %% ../../nbs/50_read/52_interventions.ipynb #adbb8e45
 @dataclass
@@ -60,6 +61,13 @@ def teacher_data(teacher, tok, capability: str, budget: int, max_new_tokens: int
     )
     return [(g.prompt, g.text) for g in gens]
 
+# %% ../../nbs/50_read/52_interventions.ipynb #220b0725
+def pending_interventions(task: str, cfg: InterventionConfig, output) -> list[int]:
+    "Intervention indices of `task` not yet in `output` (a rerun resumes; nothing is done twice)."
+    output = Path(output)
+    done = {r['index'] for r in read_records(output) if r['task'] == task} if output.exists() else set()
+    return [i for i in range(cfg.num_interventions) if i not in done]
+
 # %% ../../nbs/50_read/52_interventions.ipynb #ac1aac88
 def collect_interventions(
     teacher, tok, student, cards: list[TaskCard], cfg: InterventionConfig, output, progress: bool = True
@@ -67,15 +75,15 @@ def collect_interventions(
     "Run `cfg.num_interventions` single-capability interventions per task, appending rows to `output` (resumable)."
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    done = {(r['task'], r['index']) for r in read_records(output)} if output.exists() else set()
     rows = []
     for card in cards:
+        todo = pending_interventions(card.name, cfg, output)
+        if not todo:
+            continue  # a finished task costs nothing on a rerun
         prompts = dev_prompts(card, cfg.n_dev, cfg.seed)
         refs, _, _ = generate(teacher, tok, prompts, max_new_tokens=cfg.max_new_tokens, batch_size=16)
         before = float(np.mean(score_responses(student, tok, prompts, refs)))
-        for i in range(cfg.num_interventions):
-            if (card.name, i) in done:
-                continue
+        for i in todo:
             cap = CAPABILITIES[i % len(CAPABILITIES)]
             t0 = time.time()
             seed_everything(cfg.seed + i)
@@ -126,6 +134,9 @@ def run_collect_gphi(cfg: CollectGphiConfig, *, progress: bool = True) -> list[d
     "Collect intervention rows for `cfg.tasks` into `cfg.output`; returns the new rows."
     from capdistill.core.models import load_model
     cards = [get_task_card(t, cfg.task_cards) for t in cfg.tasks]
+    if not any(pending_interventions(c.name, cfg.interventions, cfg.output) for c in cards):
+        print(f"{cfg.output}: every intervention of {', '.join(cfg.tasks)} is already there; nothing to do")
+        return []
     teacher, tok = make_teacher(cfg.teacher).require_weights('collect-gphi')
     student, _ = load_model(cfg.student)
     rows = collect_interventions(teacher, tok, student, cards, cfg.interventions, cfg.output, progress=progress)

@@ -234,8 +234,8 @@ def open_read_run(cfg: ReadConfig, output_dir=None, fresh: bool = False) -> Read
         leak = LeakageIndex.load(p if p.is_absolute() else project_root() / p)
     out = Path(output_dir) if output_dir else cfg.run_dir()
     check_model_source(cfg.student, 'student')  # before the run dir is written
-    if cfg.teacher.engine != 'openai':
-        check_model_source(cfg.teacher.model, 'teacher.model')
+    if cfg.teacher.local_model():
+        check_model_source(cfg.teacher.local_model(), 'teacher.model')
     teacher = make_teacher(cfg.teacher)
     if fresh:
         shutil.rmtree(out, ignore_errors=True)

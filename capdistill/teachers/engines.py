@@ -346,6 +346,11 @@ class OpenAIEngine(Engine):
                                "vLLM (`vllm serve MODEL --max-logprobs K`) or `capdistill`'s test server")
         return plp
 
+    def prompt_logprobs_many(self, batch: list[list[int]], k: int) -> list[list]:
+        "`prompt_logprobs` of several token-id sequences, `concurrency` requests at a time, in order."
+        with ThreadPoolExecutor(self.concurrency) as ex:
+            return list(ex.map(lambda ids: self.prompt_logprobs(ids, k), batch))
+
     def _one(self, prompt, cfg, seed) -> Generation:
         pl = dict(
             model=self.model,

@@ -36,6 +36,10 @@ class TeacherConfig(Config):
     max_retries: int = cfield(5, ge=0, help='retries on 429/5xx/connection errors (engine openai)')
     generation: GenerationConfig = cfield(default_factory=GenerationConfig, help='generation defaults')
 
+    def local_model(self) -> str | None:
+        "The model whose weights this process loads (hf, vllm); None for a served teacher (openai)."
+        return None if self.engine == 'openai' else self.model
+
     def validate(self):
         if self.engine == 'openai' and not self.endpoint:
             raise ValueError("engine 'openai' needs `endpoint`, the server's base URL (e.g. http://127.0.0.1:8000/v1)")

@@ -1,0 +1,82 @@
+"""On-policy distillation step: capdistill's GKD loop (λ=1: every batch is the student's own samples, scored by the
+teacher) vs TRL's stable `DistillationTrainer` (TRL ≥ 1.11; on-policy by design), pruned SmolLM2 student, SmolLM2
+teacher, the same GSM8K prompts, batch (B8), completion length (64 new tokens, sampled at temperature 1), loss
+(generalized JSD β=0.5), dtype (bf16) and thread count, each in a fresh process. Gradient checkpointing is off on
+both sides (TRL's default turns it on; capdistill does not use it): the same compute per step.
+Prints the step time (generation + teacher scoring + update), peak RSS and the ratios."""
+
+import argparse, json, sys, tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import run_isolated, peak_rss_mb, gsm8k_pairs, machine_info, StepTimer
+
+B, NEW, T, LR = 8, 64, 256, 5e-5
+
+
+def _ours(student, teacher, tok, pairs, timer):
+    from capdistill.distill.kd import KDConfig, gkd_train
+
+    cfg = KDConfig(lr=LR, batch_size=B, max_length=T, bf16=True, kind='jsd', beta=0.5, temperature=1.0)
+    gkd_train(student, teacher, tok, pairs, cfg, lmbda=1.0, max_new_tokens=NEW, progress=False, on_step=timer)
+
+
+def _trl(student, teacher, tok, pairs, timer, n_steps):
+    from datasets import Dataset
+    from trl import DistillationConfig, DistillationTrainer
+
+    ds = Dataset.from_list([{'prompt': [{'role': 'user', 'content': p}]} for p, _ in pairs])
+    tok.padding_side = 'left'
+    with tempfile.TemporaryDirectory() as d:
+        args = DistillationConfig(
+            output_dir=d, per_device_train_batch_size=B, max_steps=n_steps, max_completion_length=NEW,
+            learning_rate=LR, bf16=True, use_cpu=True, logging_steps=10**6, save_strategy='no', report_to=[],
+            beta=0.5, temperature=1.0, gradient_checkpointing=False, dataloader_num_workers=0,
+            lr_scheduler_type='constant', warmup_steps=0,
+        )
+        DistillationTrainer(model=student, teacher_model=teacher, args=args, train_dataset=ds, processing_class=tok,
+                            callbacks=[timer.trl_callback()]).train()
+
+
+def worker(which: str, steps: int, warmup: int):
+    from capdistill.core.models import load_model
+
+    student, tok = load_model('smollm2-135m-pruned', device='cpu')
+    # each side loads the teacher as its docs do: capdistill in bf16 weights, TRL in fp32 under its bf16 autocast
+    teacher, _ = load_model('smollm2-135m-instruct', device='cpu', dtype='bfloat16' if which == 'capdistill' else None)
+    pairs = gsm8k_pairs(B * (steps + warmup + 1))
+    timer = StepTimer()
+    if which == 'capdistill':
+        _ours(student, teacher, tok, pairs, timer)
+    else:
+        _trl(student, teacher, tok, pairs, timer, steps + warmup + 1)
+    times = timer.window(warmup, steps)
+    step_s = sum(times) / len(times)
+    print(json.dumps({'which': which, 'step_s': step_s, 'peak_rss_mb': peak_rss_mb(), 'n_steps': len(times)}))
+
+
+def main(steps=4, warmup=1):
+    ours = run_isolated('bench_onpolicy.py', 'capdistill', steps, warmup)
+    trl = run_isolated('bench_onpolicy.py', 'trl', steps, warmup)
+    import trl as trl_pkg
+
+    res = {'capdistill': ours, 'trl': trl, 'trl_version': trl_pkg.__version__,
+           'speedup': trl['step_s'] / ours['step_s'], 'rss_ratio': ours['peak_rss_mb'] / trl['peak_rss_mb']}
+    print(f"on-policy distillation step (GKD λ=1, JSD β=0.5), pruned SmolLM2 student + SmolLM2 teacher, B{B},"
+          f" {NEW} new tokens, bf16 ({machine_info()})")
+    for k in ('capdistill', 'trl'):
+        print(f"  {k:<11} {res[k]['step_s']:.2f} s/step  peak RSS {res[k]['peak_rss_mb']:.0f} MB")
+    print(f"  capdistill vs TRL {res['trl_version']} DistillationTrainer: {res['speedup']:.2f}x faster"
+          f" (target >= 1.5x), {res['rss_ratio']:.2f}x peak RSS")
+    print(json.dumps(res))
+    return res
+
+
+if __name__ == '__main__':
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument('--worker', nargs='*')
+    a = ap.parse_args()
+    if a.worker:
+        worker(a.worker[0], int(a.worker[1]), int(a.worker[2]))
+    else:
+        main()
