@@ -42,19 +42,12 @@ def _commands(models: dict, data: Path) -> dict[str, list[str]]:
 
 
 @pytest.fixture(scope='module')
-def tiny(tmp_path_factory):
-    "Tiny teacher and student dirs plus a small `distill --data` file."
-    from capdistill.core.models import tiny_model
-
+def tiny(tmp_path_factory, tiny_pair):
+    "The shared tiny teacher and student dirs plus a small `distill --data` file."
     d = tmp_path_factory.mktemp('crash')
-    shapes = {'teacher': dict(n_layers=2, hidden=64, seed=1), 'student': dict(n_layers=1, hidden=64, seed=2)}
-    for name, kw in shapes.items():
-        m, tok = tiny_model(**kw)
-        m.save_pretrained(d / name)
-        tok.save_pretrained(d / name)
     pairs = [(f"What is {a} plus {b}?", f"{a} plus {b} is {a + b}.") for a in range(6) for b in range(4)]
     (d / 'data.jsonl').write_text(''.join(json.dumps({'prompt': p, 'response': r}) + '\n' for p, r in pairs))
-    return d, {'teacher': d / 'teacher', 'student': d / 'student'}
+    return d, tiny_pair
 
 
 def _launch(args: list[str], out: Path, log: Path) -> subprocess.Popen:
