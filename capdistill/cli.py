@@ -12,9 +12,9 @@ import yaml
 from .core.config import Config, ConfigError, cfield, config_from_dict, merge, project_root, read_yaml
 
 # %% auto #0
-__all__ = ['RL_METHODS', 'COMMANDS', 'parse_overrides', 'reference_read_file', 'build_config', 'config_fields', 'config_help',
-           'Command', 'PrepareConfig', 'run_prepare', 'command_target', 'make_parser', 'run_kwargs', 'run_command',
-           'main']
+__all__ = ['RL_METHODS', 'COMMANDS', 'SHORTHANDS', 'parse_overrides', 'reference_read_file', 'build_config', 'config_fields',
+           'config_help', 'Command', 'PrepareConfig', 'run_prepare', 'command_target', 'make_parser', 'run_kwargs',
+           'shorthand_sets', 'run_command', 'main']
 
 # %% ../nbs/99_cli.ipynb #2572ad19
 def _scalar(v: str, item: str, source: str = '--set'):
@@ -257,7 +257,8 @@ COMMANDS = {
     'prepare': Command('build the cached built-in models ahead of time', _prepare),
     'build-eval-hashes': Command('hash eval prompts (and n-grams) for the leakage filter', _eval_hashes),
     'build-probes': Command('build capability probes (prompt + teacher response)', _probes),
-    'collect-gphi': Command('single-capability intervention data for the requirement identifier', _collect_gphi),
+    'collect-gphi': Command('single-capability or Dirichlet-mixed interventions for the requirement identifier',
+                            _collect_gphi),
     'train-identifier': Command('train the requirement identifier g_phi on intervention data', _train_identifier),
 }
 
@@ -285,8 +286,13 @@ class _ConfigHelp(argparse.Action):
         parser.exit()
 
 # %% ../nbs/99_cli.ipynb #2c350af6
+SHORTHANDS = {'read': ('policy', 'seed')}  # `capdistill read --policy uniform --seed 2`, as a ReAD user types it
+
+
 def _add_common(sp, name: str):
     preset = f"configs/{COMMANDS[name].preset}.yaml" if COMMANDS[name].preset else 'the defaults'
+    for key in SHORTHANDS.get(name, ()):
+        sp.add_argument(f'--{key}', help=f'the same as --set {key}=VALUE')
     if name == 'rl':
         sp.add_argument('--method', choices=list(RL_METHODS), required=True, help='the RL method')
         preset = 'configs/<method>.yaml'
@@ -320,12 +326,17 @@ def run_kwargs(fn, a) -> dict:
     return kw
 
 
+def shorthand_sets(a) -> list[str]:
+    "`--set` items of the parsed flags `a`, then those its shorthand flags (`SHORTHANDS`) stand for."
+    return a.set + [f'{k}={getattr(a, k)}' for k in SHORTHANDS.get(a.command, ()) if getattr(a, k) is not None]
+
+
 def run_command(a):
     "Build the config of parsed command `a`, then run it; returns what the run function returns."
     load, preset = command_target(a.command, getattr(a, 'method', None))
     cls, fn = load()
     path = a.config or (project_root() / 'configs' / f'{preset}.yaml' if preset else None)
-    cfg = build_config(cls, path, a.set)
+    cfg = build_config(cls, path, shorthand_sets(a))
     res = fn(cfg, **run_kwargs(fn, a))
     if COMMANDS[a.command].show_result:
         print(json.dumps(res, indent=1, default=str)[:4000])

@@ -64,12 +64,12 @@ def _answers(port: int) -> bool:
         c.close()
 
 
-def _stop(proc: subprocess.Popen):
-    "SIGTERM the server's process group (uvicorn shuts down cleanly), SIGKILL if it lingers."
+def stop_process_group(proc: subprocess.Popen, timeout: float = 15):
+    "SIGTERM the process group of `proc` (a server, a daemon), SIGKILL if it lingers."
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(proc.pid, sig)
-            proc.wait(timeout=15)
+            proc.wait(timeout=timeout)
             return
         except ProcessLookupError:
             return
@@ -102,4 +102,4 @@ def served_teacher(tmp_path_factory):
             time.sleep(0.5)
         yield ServedTeacher(f'http://127.0.0.1:{port}/v1', model, log, time.monotonic() - t0)
     finally:
-        _stop(proc)
+        stop_process_group(proc)

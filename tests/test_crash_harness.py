@@ -33,7 +33,7 @@ def _commands(models: dict, data: Path) -> dict[str, list[str]]:
         'read': ['read', *_sets(*who, 'task_name=word_problem_format', 'budget_total_tokens=2000',
                                 'budget_gen_tokens=800', 'budget_train_tokens=1200', 'num_intervals=2',
                                 'max_new_tokens=16', 'seed=3', 'probes.n_per_capability=1',
-                                'probes.max_new_tokens=8')],
+                                'probes.max_new_tokens=8', 'max_intervals=2', 'dev_limit=2', 'dev_max_new_tokens=8')],
         'rl': ['rl', '--method', 'reward_loop',
                *_sets(*who, 'max_steps=4', 'batch_size=2', 'max_new_tokens=12', 'teacher_max_new_tokens=12',
                       'teacher_verified_only=false', 'checkpoint_every=1', 'questions.n_train=6',

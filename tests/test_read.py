@@ -22,6 +22,12 @@ SMALL = [
     '--set',
     'num_intervals=2',
     '--set',
+    'max_intervals=2',  # budget-driven intervals (the default preset) could go on while budget is left
+    '--set',
+    'dev_limit=8',
+    '--set',
+    'dev_max_new_tokens=32',
+    '--set',
     'seed=3',
 ]
 

@@ -55,9 +55,11 @@ def test_reference_preset_and_overrides(tmp_path):
         'dev', True, 'run', False]
     assert c.setting('interval_train_tokens') == 400 and planned_intervals(c) == 2
     assert replace(c, kappa_schedule='step').setting('kappa_schedule') == 'step'  # an explicit field wins
-    ours = tiny_cfg(tmp_path)
-    assert [ours.setting(k) for k in ('kappa_schedule', 'optimizer_scope', 'interval_train_tokens')] == [
-        'step', 'interval', 0]
+    ours = tiny_cfg(tmp_path)  # the default: the reference's rules, and prompt tokens charged too (deliberate)
+    keys = ('kappa_schedule', 'reward_calibration', 'optimizer_scope', 'interval_train_tokens', 'gen_count_prompt')
+    assert [ours.setting(k) for k in keys] == ['dev', True, 'run', 400, True]
+    legacy = tiny_cfg(tmp_path, compat='legacy')  # earlier versions' default
+    assert [legacy.setting(k) for k in keys] == ['step', False, 'interval', 0, True]
 
 
 class Killed(Exception):

@@ -48,10 +48,12 @@ def test_read_streams_reward_allocation_and_profile(tiny, tmp_path):
     _run('read', '--set', f"student={tiny / 'student'}", '--set', f"teacher.model={tiny / 'teacher'}",
          '--set', 'budget_total_tokens=2000', '--set', 'budget_gen_tokens=800', '--set', 'budget_train_tokens=1200',
          '--set', 'num_intervals=2', '--set', 'max_new_tokens=16', '--set', 'probes.n_per_capability=1',
-         '--set', 'probes.max_new_tokens=8', out=out)
+         '--set', 'probes.max_new_tokens=8', '--set', 'max_intervals=2', '--set', 'dev_limit=2',
+         '--set', 'dev_max_new_tokens=8', out=out)
     tb = read_tensorboard(out / 'tb')
     s = json.loads((out / 'summary.json').read_text())
-    assert [st for st, _ in tb['read/reward']] == [1, 2]
+    assert [st for st, _ in tb['read/reward']] == [1, 2] and len(s['allocations']) == 2
+    assert 'eval/dev_utility' in tb  # the default preset evaluates the dev split each 10% of the budget
     assert {f'read/allocation/{c}' for c in CAPABILITIES} <= set(tb) and 'read/profile/math' in tb
     first = [tb[f'read/allocation/{c}'][0][1] for c in CAPABILITIES]
     assert first == pytest.approx([s['allocations'][0][c] for c in CAPABILITIES])

@@ -4,10 +4,11 @@
 
 # %% ../../nbs/00_core/02_ledger.ipynb #3d8aed53
 from __future__ import annotations
+import re
 from dataclasses import dataclass, field
 
 # %% auto #0
-__all__ = ['CATEGORIES', 'GROUPS', 'BudgetExceeded', 'TokenLedger']
+__all__ = ['CATEGORIES', 'GROUPS', 'BudgetExceeded', 'base_category', 'covers', 'check_category', 'TokenLedger', 'TaggedLedger']
 
 # %% ../../nbs/00_core/02_ledger.ipynb #f0e36f46
 CATEGORIES = ('teacher_gen_prompt', 'teacher_gen_completion', 'teacher_scoring',
@@ -25,16 +26,36 @@ class BudgetExceeded(RuntimeError):
     "A charge that does not fit a budget; nothing was charged."
 
 # %% ../../nbs/00_core/02_ledger.ipynb #d4bfaaec
+def base_category(category: str) -> str:
+    "`teacher_gen_prompt@big` -> `teacher_gen_prompt`; a plain category is its own base."
+    return category.split('@', 1)[0]
+
+
 def _members(key: str) -> tuple:
-    if key in CATEGORIES:
-        return (key,)
+    "The base categories a budget key covers (a tagged category covers only itself: see `covers`)."
+    if base_category(key) in CATEGORIES and (key in CATEGORIES or re.fullmatch(r'[^@]+@[\w.-]+', key)):
+        return (base_category(key),)
     if key in GROUPS:
         return GROUPS[key]
     raise KeyError(
-        f"unknown ledger category or group '{key}'. Categories: {', '.join(CATEGORIES)}; groups: {', '.join(GROUPS)}."
+        f"unknown ledger category or group '{key}'. Categories: {', '.join(CATEGORIES)} (a teacher's own line: "
+        f"<category>@<teacher name>); groups: {', '.join(GROUPS)}."
     )
 
 
+def covers(key: str, category: str) -> bool:
+    "Does a budget on `key` (group, category or tagged category) cover charges to `category`?"
+    return category == key if '@' in key else base_category(category) in _members(key)
+
+
+def check_category(category: str) -> str:
+    "`category` if it can be charged (a category, or a tagged one); a clear error for a group or an unknown name."
+    _members(category)
+    if category in GROUPS and category not in CATEGORIES:
+        raise KeyError(f"'{category}' is a group: charge a category ({', '.join(CATEGORIES)})")
+    return category
+
+# %% ../../nbs/00_core/02_ledger.ipynb #0955cb71
 @dataclass
 class TokenLedger:
     "Token counts per category under per-category/group budgets (None or absent = unlimited); one owner thread."
@@ -50,18 +71,20 @@ class TokenLedger:
                 continue
             if not isinstance(v, int) or isinstance(v, bool) or v < 0:
                 raise ValueError(f"ledger budget '{k}' must be a non-negative int, got {v!r}")
-        self.spent = {c: int(self.spent.get(c, 0)) for c in CATEGORIES}
+        tagged = {c: int(n) for c, n in self.spent.items() if '@' in c and check_category(c)}
+        self.spent = {c: int(self.spent.get(c, 0)) for c in CATEGORIES} | tagged
 
     def spent_in(self, key: str) -> int:
-        "Tokens spent in a category or group."
-        return sum(self.spent[c] for c in _members(key))
+        "Tokens spent in a category (with its tagged lines), a tagged category or a group."
+        if '@' in key:
+            return self.spent.get(check_category(key), 0)
+        members = _members(key)
+        return sum(n for c, n in self.spent.items() if base_category(c) in members)
 
     def remaining(self, category: str) -> int | None:
         "Tokens `category` can still take: the tightest budget covering it (None = unlimited)."
-        if category not in CATEGORIES:
-            _members(category)
-            raise KeyError(f"'{category}' is a group: charge a category ({', '.join(CATEGORIES)})")
-        rem = [b - self.spent_in(k) for k, b in self.budgets.items() if category in _members(k)]
+        check_category(category)
+        rem = [b - self.spent_in(k) for k, b in self.budgets.items() if covers(k, category)]
         return max(0, min(rem)) if rem else None
 
     def fits(self, category: str, n: int) -> bool:
@@ -71,11 +94,9 @@ class TokenLedger:
     def fits_many(self, charges: dict) -> bool:
         "Would all of `charges` ({category: n}) together fit every budget? Use it to reserve worst cases."
         for c in charges:
-            if c not in CATEGORIES:
-                _members(c)
-                raise KeyError(f"'{c}' is a group: charge a category ({', '.join(CATEGORIES)})")
+            check_category(c)
         return all(
-            self.spent_in(k) + sum(n for c, n in charges.items() if c in _members(k)) <= b
+            self.spent_in(k) + sum(n for c, n in charges.items() if covers(k, c)) <= b
             for k, b in self.budgets.items()
         )
 
@@ -102,15 +123,19 @@ class TokenLedger:
                     f"({self._covering(category)}). Nothing was charged."
                 )
             n = r
-        self.spent[category] += n
+        self.spent[category] = self.spent.get(category, 0) + n
         return n
 
     def _covering(self, category):
-        return ', '.join(f"{k}: {self.spent_in(k)}/{b}" for k, b in self.budgets.items() if category in _members(k))
+        return ', '.join(f"{k}: {self.spent_in(k)}/{b}" for k, b in self.budgets.items() if covers(k, category))
 
     def exhausted(self, key: str = 'total') -> bool:
         "True when every category in `key` has no tokens left."
         return all(self.remaining(c) == 0 for c in _members(key))
+
+    def tagged(self, tag: str) -> TaggedLedger:
+        "A view that charges every category as `<category>@<tag>` (one teacher's own lines)."
+        return TaggedLedger(self, tag)
 
     def to_dict(self) -> dict:
         return {'budgets': dict(self.budgets), 'spent': dict(self.spent)}
@@ -120,13 +145,36 @@ class TokenLedger:
         return cls(budgets=dict(d.get('budgets', {})), spent=dict(d.get('spent', {})))
 
     def summary(self) -> str:
-        "A small table of spent tokens and budgets per group and category."
+        "A small table of spent tokens and budgets per group and category (a teacher's tagged lines under theirs)."
         rows = [f"{'ledger':<24}{'spent':>10}{'budget':>10}"]
+        row = lambda k, pad: f"{pad + k:<24}{self.spent_in(k):>10}{self.budgets.get(k, '-'):>10}"
         for k in [*GROUPS, *(c for c in CATEGORIES if c not in GROUPS)]:
-            b = self.budgets.get(k)
-            if k in CATEGORIES and self.spent[k] == 0 and b is None:
+            if k in CATEGORIES and self.spent_in(k) == 0 and k not in self.budgets:
                 continue
-            rows.append(
-                f"{('  ' if k in CATEGORIES else '') + k:<24}{self.spent_in(k):>10}{'-' if b is None else b:>10}"
-            )
+            rows.append(row(k, '  ' if k in CATEGORIES else ''))
+            rows += [row(t, '    ') for t in self.spent if '@' in t and base_category(t) == k]
         return '\n'.join(rows)
+
+# %% ../../nbs/00_core/02_ledger.ipynb #adc6149e
+@dataclass
+class TaggedLedger:
+    "`ledger` as one teacher sees it: charges, reservations and what remains are those of `<category>@<tag>`."
+
+    ledger: TokenLedger
+    tag: str
+
+    def _t(self, charges: dict) -> dict:
+        return {f'{base_category(c)}@{self.tag}': n for c, n in charges.items()}
+
+    def fits_many(self, charges: dict) -> bool:
+        return self.ledger.fits_many(self._t(charges))
+
+    def charge_many(self, charges: dict) -> dict:
+        self.ledger.charge_many(self._t(charges))
+        return dict(charges)
+
+    def charge(self, category: str, n: int, *, partial: bool = False) -> int:
+        return self.ledger.charge(f'{base_category(category)}@{self.tag}', n, partial=partial)
+
+    def remaining(self, category: str) -> int | None:
+        return self.ledger.remaining(f'{base_category(category)}@{self.tag}')

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/30_distill/34_job.ipynb #c8045c5d
 from __future__ import annotations
-import contextlib, json
+import contextlib, json, os
 from dataclasses import dataclass
 from pathlib import Path
 from ..core.config import Config, ConfigError, cfield, project_root
@@ -13,15 +13,17 @@ from ..core.models import check_model_source, check_tokenizers_match, encode_cha
 from ..core.rundir import RunDir, read_records, write_json_atomic
 from ..core.tracking import RunTracker, report_targets, report_to_field, train_metrics
 from .kd import KDConfig, ServedTopK, TopKCache, build_topk_cache, gkd_train, ids_key, kd_train
-from .sft import apply_lora, is_sharded, sft_train
+from .sft import (apply_lora, fsdp2_shard, full_weights_sum, gathered_state_dict, is_sharded,
+                                    sft_train, shard_numel)
 from ..teachers.spec import TeacherConfig, make_teacher
 
 # %% auto #0
-__all__ = ['METHODS', 'DistillConfig', 'load_pairs', 'distill_models', 'distill_train', 'save_student', 'served_topk_cache',
-           'cached_pairs', 'run_distill']
+__all__ = ['METHODS', 'PARALLEL', 'DistillConfig', 'load_pairs', 'distill_models', 'distill_train', 'save_student',
+           'served_topk_cache', 'cached_pairs', 'job_accelerator', 'run_distill']
 
 # %% ../../nbs/30_distill/34_job.ipynb #789bc867
 METHODS = ('sft', 'kd', 'gkd')
+PARALLEL = ('accelerate', 'fsdp2')
 
 
 @dataclass
@@ -43,6 +45,10 @@ class DistillConfig(Config):
     save_every: int = cfield(50, ge=0, help='checkpoint every N steps (0: only at the end); reruns resume')
     output_root: str = cfield('runs/distill', help='runs go to <output_root>/<method>/seed_<seed> unless --output-dir')
     report_to: str | list[str] = report_to_field()
+    parallel: str = cfield('accelerate', choices=PARALLEL,
+                           help='accelerate: as `accelerate launch` sets the processes up (one, DDP, or its FSDP / '
+                           'ZeRO-3 configs, GPU only); fsdp2: shard the student with torch FSDP2 (fully_shard per '
+                           'decoder layer) over the processes of a torchrun launch, on CPU (gloo) or GPUs')
 
     def validate(self):
         report_targets(self.report_to)
@@ -51,6 +57,12 @@ class DistillConfig(Config):
         if self.teacher.engine == 'openai' and self.method != 'sft' and self.train.kind != 'forward_kl':
             raise ValueError(f"train.kind: a served teacher gives top-k log-probs, which fit forward_kl only, not "
                              f"{self.train.kind!r}; set train.kind: forward_kl (or teacher.engine: hf)")
+        if self.parallel == 'fsdp2' and self.train.lora_r:
+            raise ValueError("train.lora_r: parallel: fsdp2 trains all the student's weights; set train.lora_r: 0 "
+                             "(LoRA runs use parallel: accelerate)")
+        if self.parallel == 'fsdp2' and self.method == 'gkd':
+            raise ValueError("method: gkd samples from the student on each process on its own, which a student "
+                             "sharded across the processes cannot do; use parallel: accelerate (or method: kd)")
         if not self.data:
             raise ValueError("data: the JSONL to train on is required, e.g. --set data=runs/batch.jsonl "
                              "(make one with `capdistill generate-batch`)")
@@ -94,6 +106,8 @@ def distill_models(cfg: DistillConfig, device=None):
         check_tokenizers_match(tok, stok, method=f'{cfg.method} distillation')
     if cfg.train.lora_r:
         student = apply_lora(student, cfg.train)
+    if cfg.parallel == 'fsdp2':
+        student = fsdp2_shard(student)
     return student, stok, teacher
 
 
@@ -114,10 +128,11 @@ def save_student(cfg: DistillConfig, student, stok, st: dict, rd, out: Path, acc
     "Write the trained student (LoRA merged) and the run's stats; per-rank records under data parallelism."
     ledger = rd.ledger if rd is not None else None
     if acc.num_processes > 1:
-        weights = float(sum(q.detach().double().sum() for q in acc.unwrap_model(student).parameters()))
-        write_json_atomic(out / f'rank{acc.process_index}.json',
-                          dict(consumed_local=st['consumed_local'], ledger=st['ledger'], weights_sum=weights))
-    state_dict = acc.get_state_dict(student) if is_sharded(acc) else None  # FSDP2 shards the student in place
+        model = acc.unwrap_model(student)
+        rec = dict(consumed_local=st['consumed_local'], ledger=st['ledger'], weights_sum=full_weights_sum(model),
+                   param_numel=shard_numel(model))
+        write_json_atomic(out / f'rank{acc.process_index}.json', rec)
+    state_dict = gathered_state_dict(acc, student)
     if acc.is_main_process:
         if cfg.train.lora_r:
             student = student.merge_and_unload()
@@ -148,16 +163,34 @@ def cached_pairs(pairs, tok, path: Path, max_length: int) -> list:
         print(f"{path}: the scoring budget covered {len(keep)} of {len(pairs)} examples; training on those")
     return keep
 
+# %% ../../nbs/30_distill/34_job.ipynb #b3f29f01
+def job_accelerator(cfg: DistillConfig):
+    "The run's `Accelerator`: as `accelerate launch` set it up, or (`parallel: fsdp2`) over the torchrun processes."
+    import torch
+    from accelerate import Accelerator
+
+    if cfg.parallel != 'fsdp2':
+        return Accelerator()
+    world = int(os.environ.get('WORLD_SIZE', 1))
+    if world < 2 or 'LOCAL_RANK' not in os.environ:
+        raise ConfigError(f"parallel: fsdp2 shards the student across the processes of a torchrun launch, but "
+                          f"this run has WORLD_SIZE={world}; run `torchrun --nproc_per_node 2 -m capdistill.cli "
+                          "distill --set parallel=fsdp2 ...` (or set parallel: accelerate)")
+    acc = Accelerator(cpu=not torch.cuda.is_available())  # plain Accelerator() on CPU would see one process
+    if is_sharded(acc):
+        raise ConfigError(f"parallel: fsdp2 shards the student itself, but accelerate runs {acc.distributed_type.name} "
+                          "too; launch with torchrun (or keep accelerate's config and set parallel: accelerate)")
+    return acc
+
 # %% ../../nbs/30_distill/34_job.ipynb #b9f5cc7d
 def run_distill(cfg: DistillConfig, output_dir=None, *, fresh: bool = False, progress: bool = True) -> dict | None:
     "Run (or resume) the distillation job; returns the training stats (None if it had already completed)."
     import shutil
-    from accelerate import Accelerator
     pairs = load_pairs(cfg.data)
     check_model_source(cfg.student, 'student')  # before the run dir is written
     if cfg.needs_teacher_weights():
         check_model_source(cfg.teacher.model, 'teacher.model')
-    acc = Accelerator()  # one process, or one per device under `accelerate launch`
+    acc = job_accelerator(cfg)  # one process, or one per device under `accelerate launch` or torchrun
     out = Path(output_dir) if output_dir else cfg.run_dir()
     if fresh and acc.is_main_process:
         shutil.rmtree(out, ignore_errors=True)

@@ -14,7 +14,8 @@ from ..core.ledger import TokenLedger
 from ..core.rundir import write_json_atomic
 from ..core.models import encode_chat, generate
 from functools import partial
-from .sft import SFTConfig, batch_charge, fit_batch, collate, encode_examples, is_sharded, train_loop
+from .sft import (SFTConfig, batch_charge, fit_batch, collate, encode_examples, is_fsdp2,
+                                    is_sharded, train_loop)
 from .kd_losses import (KINDS, kd_loss, topk_kd_loss, fused_kd_loss, fused_topk_kd_loss,
                                          response_divergences)
 
@@ -267,6 +268,7 @@ def _fusable(model, acc) -> bool:
         isinstance(head, torch.nn.Linear)
         and head.bias is None
         and not is_sharded(acc)
+        and not is_fsdp2(model)
         and not getattr(c, 'final_logit_softcapping', None)
         and getattr(c, 'logit_scale', None) in (None, 1, 1.0)
     )

@@ -17,7 +17,8 @@ from ..core.rundir import write_json_atomic
 
 # %% auto #0
 __all__ = ['SFTConfig', 'apply_lora', 'batch_charge', 'collate', 'encode_examples', 'fit_batch', 'epoch_order', 'is_sharded',
-           'latest_checkpoint', 'save_checkpoint', 'load_checkpoint', 'release_freed_memory',
+           'latest_checkpoint', 'save_checkpoint', 'load_checkpoint', 'is_fsdp2', 'fsdp2_shard', 'shard_numel',
+           'full_weights_sum', 'gathered_state_dict', 'fsdp2_save', 'fsdp2_load', 'release_freed_memory',
            'optimizer_step_and_record', 'new_stats', 'TrainState', 'warmup_schedule', 'start_training',
            'global_batches', 'fit_global_batch', 'train_step', 'train_loop', 'sft_loss', 'sft_train']
 
@@ -106,6 +107,7 @@ def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
 
 # %% ../../nbs/30_distill/31_sft.ipynb #85adf7fd
 def is_sharded(acc) -> bool:
+    "Does accelerate shard the weights (its FSDP or DeepSpeed configs)? FSDP2 via `parallel: fsdp2` is `is_fsdp2`."
     return acc.distributed_type.name in ('DEEPSPEED', 'FSDP')
 
 
@@ -136,6 +138,8 @@ def save_checkpoint(checkpoint_dir, acc, model, opt, sched, gen, ledger, stats, 
     acc.wait_for_everyone()
     if is_sharded(acc):
         acc.save_state(str(tmp / 'accelerate'))
+    elif is_fsdp2(model):
+        fsdp2_save(tmp, model, opt, acc.is_main_process)
     elif acc.is_main_process:
         save_file(_trainable(acc.unwrap_model(model)), str(tmp / 'model.safetensors'))
         torch.save({'optimizer': opt.state_dict()}, tmp / 'optimizer.pt')
@@ -168,6 +172,8 @@ def load_checkpoint(ck, acc, model, opt, sched, gen, ledger, stats) -> list[int]
     st = json.loads((ck / 'state.json').read_text())
     if is_sharded(acc):
         acc.load_state(str(ck / 'accelerate'))
+    elif is_fsdp2(model):
+        fsdp2_load(ck, model, opt, acc.is_main_process)
     else:
         m = acc.unwrap_model(model)
         sd = load_file(str(ck / 'model.safetensors'))
@@ -192,6 +198,88 @@ def load_checkpoint(ck, acc, model, opt, sched, gen, ledger, stats) -> list[int]
     stats.clear()
     stats.update(st['stats'])
     return st['cursor']
+
+# %% ../../nbs/30_distill/31_sft.ipynb #9d4ed5eb
+def is_fsdp2(model) -> bool:
+    "Was `model` sharded in place by FSDP2's `fully_shard` (`fsdp2_shard`)?"
+    from torch.distributed.fsdp import FSDPModule
+
+    return isinstance(model, FSDPModule)
+
+
+def fsdp2_shard(model):
+    "Shard `model` in place over the default process group: `fully_shard` each decoder layer, then the root."
+    from torch.distributed.fsdp import fully_shard
+
+    blocks = set(getattr(model, '_no_split_modules', None) or ())
+    layers = [m for m in model.modules() if type(m).__name__ in blocks]
+    if not layers:
+        raise ValueError(f"fsdp2_shard: {type(model).__name__} names no decoder-layer class (_no_split_modules)")
+    for layer in layers:
+        fully_shard(layer)
+    fully_shard(model)
+    return model
+
+
+def shard_numel(model) -> dict:
+    "Parameter elements this rank holds (`local`: its FSDP2 shards) and the whole model has (`full`)."
+    from torch.distributed.tensor import DTensor
+
+    ps = list(model.parameters())
+    local = sum(p.to_local().numel() if isinstance(p, DTensor) else p.numel() for p in ps)
+    return {'local': local, 'full': sum(p.numel() for p in ps)}
+
+
+def full_weights_sum(model) -> float:
+    "The sum of all weights in float64; FSDP2 shards are all-gathered one parameter at a time (a collective)."
+    from torch.distributed.tensor import DTensor
+
+    with torch.no_grad():
+        full = (p.full_tensor() if isinstance(p, DTensor) else p for p in model.parameters())
+        return float(sum(q.double().sum() for q in full))
+
+
+def _full_options(**kw):
+    from torch.distributed.checkpoint.state_dict import StateDictOptions
+
+    return StateDictOptions(full_state_dict=True, **kw)
+
+
+def _raw_optimizer(opt):
+    return getattr(opt, 'optimizer', opt)  # under accelerate's AcceleratedOptimizer
+
+
+def gathered_state_dict(acc, model) -> dict | None:
+    "The full state dict of sharded weights (accelerate's FSDP / DeepSpeed, or FSDP2: on rank 0), else None."
+    from torch.distributed.checkpoint.state_dict import get_model_state_dict
+
+    if is_sharded(acc):
+        return acc.get_state_dict(model)
+    return get_model_state_dict(model, options=_full_options(cpu_offload=True)) if is_fsdp2(model) else None
+
+
+def fsdp2_save(path: Path, model, opt, main: bool):
+    "Gather an FSDP2 model's trainable weights and its optimizer state to rank 0 (`main`), which writes them."
+    from safetensors.torch import save_file
+    from torch.distributed.checkpoint.state_dict import get_model_state_dict, get_optimizer_state_dict
+
+    opts = _full_options(cpu_offload=True, ignore_frozen_params=True)
+    sd = get_model_state_dict(model, options=opts)
+    osd = get_optimizer_state_dict(model, _raw_optimizer(opt), options=opts)
+    if main:
+        save_file({n: v.contiguous().clone() for n, v in sd.items()}, str(path / 'model.safetensors'))  # tied: copies
+        torch.save({'optimizer': osd}, path / 'optimizer.pt')
+
+
+def fsdp2_load(path: Path, model, opt, main: bool):
+    "Load what `fsdp2_save` wrote: rank 0 (`main`) reads it and broadcasts it into every rank's shards."
+    from safetensors.torch import load_file
+    from torch.distributed.checkpoint.state_dict import set_model_state_dict, set_optimizer_state_dict
+
+    opts = _full_options(broadcast_from_rank0=True)
+    set_model_state_dict(model, load_file(str(path / 'model.safetensors')) if main else {}, options=opts)
+    osd = torch.load(path / 'optimizer.pt', weights_only=False)['optimizer'] if main else {}
+    set_optimizer_state_dict(model, _raw_optimizer(opt), osd, options=opts)
 
 # %% ../../nbs/30_distill/31_sft.ipynb #143b0744
 def release_freed_memory():
@@ -286,7 +374,7 @@ def warmup_schedule(opt, warmup_steps: int):
 def start_training(model, cfg, ledger, optimizer=None, accelerator=None, extra_stats=None,
                    trim_memory: bool = False, scheduler=None) -> TrainState:
     """The accelerator, AdamW over the trainable weights (unless `optimizer`), linear warmup (unless `scheduler`, e.g.
-    one carried over from an earlier call with the same `optimizer`), prepared model, generator."""
+    one carried over from an earlier call with the same `optimizer`), prepared model (unless FSDP2), generator."""
     acc = accelerator
     if acc is None:
         from accelerate import Accelerator
@@ -298,7 +386,10 @@ def start_training(model, cfg, ledger, optimizer=None, accelerator=None, extra_s
         [p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay
     )
     sched = scheduler or warmup_schedule(opt, cfg.warmup_steps)
-    model, opt = acc.prepare(model, opt)
+    if is_fsdp2(model):  # FSDP2 reduce-scatters the gradients itself: no DDP wrapper
+        opt = acc.prepare(opt)
+    else:
+        model, opt = acc.prepare(model, opt)
     gen = torch.Generator().manual_seed(cfg.seed)
     return TrainState(acc, model, opt, sched, gen, ledger, new_stats(extra_stats), cfg)
 

@@ -286,8 +286,11 @@ def slurm_script(grid, fresh: bool = False) -> tuple[str, list[dict]]:
         f' of {grid.template.name}',
         'set -euo pipefail',
         f'cd {shlex.quote(str(project_root()))}',
+        f'export PATH={shlex.quote(str(Path(sys.executable).parent))}:"$PATH"',  # as a local sweep runs it
+        'export OMP_NUM_THREADS=${SLURM_CPUS_PER_TASK:-1} MKL_NUM_THREADS=${SLURM_CPUS_PER_TASK:-1}',
         'RUNS=(' + ' '.join(shlex.quote(r['name']) for r in runs) + ')',
-        'NAME=${RUNS[$SLURM_ARRAY_TASK_ID]}',
+        'NAME=${RUNS[$SLURM_ARRAY_TASK_ID]:-}',
+        'if [ -z "$NAME" ]; then echo "no unfinished runs"; exit 0; fi',
         f'OUT={shlex.quote(str(grid.output_dir))}',
         'if [ -f "$OUT/$NAME.json" ]; then echo "$NAME: finished already"; exit 0; fi',
         shlex.join(papermill_command(grid.template, '', '')[:4]) + ' "$OUT/$NAME.ipynb" "$OUT/$NAME.params.yaml" 0 >'

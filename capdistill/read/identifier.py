@@ -14,7 +14,8 @@ from ..tasks.cards import CAPABILITIES, TaskCard, capability_vector
 from ..tasks.checkers import embed_texts
 
 # %% auto #0
-__all__ = ['card_text', 'intervention_targets', 'IdentifierConfig', 'RequirementIdentifier', 'train_identifier',
+__all__ = ['IDENTIFIER_OBJECTIVES', 'card_text', 'intervention_targets', 'IdentifierConfig', 'RequirementIdentifier',
+           'fit_capdistill', 'intervention_deltas', 'reference_loss', 'fit_reference', 'train_identifier',
            'save_identifier', 'load_identifier', 'resolve_requirements', 'TrainIdentifierConfig',
            'run_train_identifier']
 
@@ -45,8 +46,20 @@ def intervention_targets(rows: list[dict]) -> dict[str, dict]:
     return out
 
 # %% ../../nbs/50_read/51_identifier.ipynb #f8209254
+IDENTIFIER_OBJECTIVES = ('capdistill', 'reference')
+
+
 @dataclass
 class IdentifierConfig(Config):
+    objective: str = cfield(
+        'capdistill', choices=IDENTIFIER_OBJECTIVES,
+        help="capdistill: KL to each task's normalized positive per-capability gains (single-capability rows); "
+        "reference: ReAD's fit of r·Δs to Δu per intervention plus entropy_weight·H(r) (rows need delta_s)",
+    )
+    entropy_weight: float = cfield(
+        0.01, help='reference objective only: weight of the mean entropy of r added to the loss (ReAD: 0.01; '
+        'positive sharpens r, negative spreads it)'
+    )
     hidden_dim: int = cfield(64, ge=1, help='hidden units of the MLP')
     lr: float = cfield(3e-3, gt=0, help='learning rate')
     epochs: int = cfield(300, ge=1, help='full-batch training epochs')
@@ -73,24 +86,88 @@ class RequirementIdentifier(nn.Module):
         p = self(torch.tensor(embed_texts(texts), dtype=torch.float32)).exp().numpy()
         return (1 - self.cfg.prior) * p + self.cfg.prior / len(CAPABILITIES)
 
-
-def train_identifier(rows: list[dict], cfg: IdentifierConfig | None = None) -> tuple[RequirementIdentifier, dict]:
-    "Fit g_phi to intervention rows; returns the model and training stats."
-    cfg = cfg or IdentifierConfig()
-    tg = intervention_targets(rows)
-    if not tg:
-        raise ValueError("no intervention rows to train on")
-    x = torch.tensor(embed_texts([d['text'] for d in tg.values()]), dtype=torch.float32)
-    y = torch.tensor(np.stack([d['target'] for d in tg.values()]), dtype=torch.float32)
+# %% ../../nbs/50_read/51_identifier.ipynb #6f0c1a22
+def fit_capdistill(x: torch.Tensor, target: torch.Tensor, cfg: IdentifierConfig) -> tuple[RequirementIdentifier, dict]:
+    "Fit g_phi to per-task target distributions with a KL loss; `x` (T, D) text features, `target` (T, C)."
     torch.manual_seed(cfg.seed)
     model = RequirementIdentifier(x.shape[1], cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     for _ in range(cfg.epochs):
-        loss = nn.functional.kl_div(model(x), y, reduction='batchmean')
+        loss = nn.functional.kl_div(model(x), target, reduction='batchmean')
         opt.zero_grad()
         loss.backward()
         opt.step()
-    return model.eval(), {'tasks': list(tg), 'final_kl': float(loss), 'n_rows': len(rows)}
+    return model.eval(), {'final_loss': loss.item(), 'final_kl': loss.item()}
+
+# %% ../../nbs/50_read/51_identifier.ipynb #6f0c1a24
+def intervention_deltas(rows: list[dict]) -> dict:
+    "Per-row arrays for the reference objective: `text` (N,), `task` (N,), `delta_s` (N, C), `delta_u` (N,)."
+    for i, r in enumerate(rows):
+        for k in ('task', 'text', 'delta', 'delta_s'):
+            if k not in r:
+                raise ValueError(
+                    f"intervention row {i + 1}: missing '{k}'; the reference objective needs rows from "
+                    "`capdistill collect-gphi --set probes=<probes.jsonl>` (they carry the profile change delta_s)"
+                )
+        if len(r['delta_s']) != len(CAPABILITIES):
+            raise ValueError(f"intervention row {i + 1}: delta_s has {len(r['delta_s'])} values, "
+                             f"expected one per capability ({len(CAPABILITIES)})")
+    delta_s = np.array([r['delta_s'] for r in rows], dtype=float)  # (N, C)
+    if not np.isfinite(delta_s).all():
+        raise ValueError("intervention rows: delta_s has non-finite values")
+    return {
+        'text': [r['text'] for r in rows],
+        'task': [r['task'] for r in rows],
+        'delta_s': delta_s,
+        'delta_u': np.array([float(r['delta']) for r in rows]),  # (N,)
+    }
+
+
+def reference_loss(log_r: torch.Tensor, delta_s: torch.Tensor, delta_u: torch.Tensor, entropy_weight: float) -> dict:
+    "ReAD's identifier loss: mean (r·Δs − Δu)² + entropy_weight · mean H(r); `log_r` (N, C) log-probabilities."
+    r = log_r.exp()  # (N, C)
+    pred_u = (r * delta_s).sum(-1)  # (N,)
+    mse = (pred_u - delta_u).pow(2).mean()
+    entropy = -(r * log_r).sum(-1).mean()
+    return {'loss': mse + entropy_weight * entropy, 'mse': mse, 'entropy': entropy}
+
+
+def fit_reference(
+    x: torch.Tensor, delta_s: torch.Tensor, delta_u: torch.Tensor, cfg: IdentifierConfig
+) -> tuple[RequirementIdentifier, dict]:
+    "Fit g_phi with `reference_loss`, full batch; `x` (N, D) text features, `delta_s` (N, C), `delta_u` (N,)."
+    torch.manual_seed(cfg.seed)
+    model = RequirementIdentifier(x.shape[1], cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    for _ in range(cfg.epochs):
+        out = reference_loss(model(x), delta_s, delta_u, cfg.entropy_weight)
+        opt.zero_grad()
+        out['loss'].backward()
+        opt.step()
+    return model.eval(), {'final_loss': out['loss'].item(), 'final_mse': out['mse'].item(),
+                          'final_entropy': out['entropy'].item()}
+
+# %% ../../nbs/50_read/51_identifier.ipynb #6f0c1a2b
+def train_identifier(rows: list[dict], cfg: IdentifierConfig | None = None) -> tuple[RequirementIdentifier, dict]:
+    "Fit g_phi to intervention rows with `cfg.objective`; returns the model and training stats."
+    cfg = cfg or IdentifierConfig()
+    if not rows:
+        raise ValueError("no intervention rows to train on")
+    if cfg.objective == 'reference':
+        d = intervention_deltas(rows)
+        texts = list(dict.fromkeys(d['text']))
+        emb = embed_texts(texts)  # (U, D), one embedding per distinct text
+        x = torch.tensor(emb[[texts.index(t) for t in d['text']]], dtype=torch.float32)  # (N, D)
+        f = lambda a: torch.tensor(a, dtype=torch.float32)
+        model, st = fit_reference(x, f(d['delta_s']), f(d['delta_u']), cfg)
+        tasks = list(dict.fromkeys(d['task']))
+    else:
+        tg = intervention_targets(rows)
+        x = torch.tensor(embed_texts([d['text'] for d in tg.values()]), dtype=torch.float32)  # (T, D)
+        y = torch.tensor(np.stack([d['target'] for d in tg.values()]), dtype=torch.float32)  # (T, C)
+        model, st = fit_capdistill(x, y, cfg)
+        tasks = list(tg)
+    return model, {'objective': cfg.objective, 'tasks': tasks, 'n_rows': len(rows), **st}
 
 
 def save_identifier(model: RequirementIdentifier, path) -> Path:
@@ -162,7 +239,11 @@ def run_train_identifier(cfg: TrainIdentifierConfig) -> dict:
         raise ConfigError(f"{p}: intervention file not found; collect it with "
                           f"`capdistill collect-gphi --set output={p}`")
     rows = read_records(p)
-    model, st = train_identifier(rows, cfg.identifier)
+    try:
+        model, st = train_identifier(rows, cfg.identifier)
+    except ValueError as e:  # a row the objective cannot use: the user's data, not a bug
+        raise ConfigError(f"{p}: {e}") from e
     path = save_identifier(model, cfg.output)
-    print(f"trained g_phi on {st['n_rows']} rows ({len(st['tasks'])} tasks), final KL {st['final_kl']:.4f} -> {path}")
+    print(f"trained g_phi ({st['objective']}) on {st['n_rows']} rows ({len(st['tasks'])} tasks), "
+          f"final loss {st['final_loss']:.4f} -> {path}")
     return st

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/50_read/52_interventions.ipynb #9db5a2ca
 from __future__ import annotations
-import copy, time
+import copy, time, zlib
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
@@ -15,6 +15,7 @@ from ..core.models import generate, score_responses
 from ..teachers.engines import HFEngine, GenerationConfig
 from ..tasks.cards import CAPABILITIES, TaskCard
 from .identifier import card_text
+from .probes import load_probes, profile, profile_vector
 from ..tasks.prompts import generate_task
 from ..tasks.templates import sample_batch
 from ..distill.sft import SFTConfig, sft_train
@@ -22,13 +23,19 @@ from ..teachers.spec import TeacherConfig, make_teacher
 from ..tasks.cards import get_task_card
 
 # %% auto #0
-__all__ = ['InterventionConfig', 'dev_prompts', 'teacher_data', 'pending_interventions', 'collect_interventions',
-           'CollectGphiConfig', 'run_collect_gphi']
+__all__ = ['InterventionConfig', 'dev_prompts', 'teacher_data', 'sample_allocation', 'intervention_allocation',
+           'pending_interventions', 'probe_profile', 'intervention_row', 'collect_interventions', 'CollectGphiConfig',
+           'run_collect_gphi']
 
 # %% ../../nbs/50_read/52_interventions.ipynb #adbb8e45
 @dataclass
 class InterventionConfig(Config):
-    num_interventions: int = cfield(8, ge=1, help='per task; capabilities are cycled in order')
+    num_interventions: int = cfield(8, ge=1, help='per task')
+    allocation: str = cfield('single', choices=('single', 'dirichlet'), help='single: one capability per '
+                             'intervention, cycled in order; dirichlet: a Dirichlet mix over support_size random '
+                             "capabilities (ReAD's)")
+    support_size: int = cfield(2, ge=1, le=len(CAPABILITIES), help='dirichlet: capabilities per allocation (ReAD: 2)')
+    dirichlet_alpha: float = cfield(1.0, gt=0, help='dirichlet: concentration of the mix (ReAD: 1.0)')
     budget_gen_tokens: int = cfield(2000, ge=1, help='teacher generation budget per intervention')
     budget_train_tokens: int = cfield(3000, ge=1, help='student training budget per intervention')
     n_dev: int = cfield(16, ge=1, help='dev prompts per task for the score')
@@ -53,13 +60,30 @@ def dev_prompts(card: TaskCard, n: int, seed: int = 0) -> list[str]:
     raise ValueError(f"task card '{card.name}' has no dev/test data or exemplars to score interventions on")
 
 
-def teacher_data(teacher, tok, capability: str, budget: int, max_new_tokens: int, seed: int, ledger: TokenLedger):
-    "Teacher answers to one capability's prompts, generating only what the generation budget can pay for."
-    samples, _ = sample_batch({capability: 1.0}, max(1, budget // (max_new_tokens + 48)), seed=seed)
+def teacher_data(teacher, tok, allocation, budget: int, max_new_tokens: int, seed: int, ledger: TokenLedger):
+    "Teacher answers to prompts split by `allocation` (a capability name or 8 weights), within the generation budget."
+    weights = {allocation: 1.0} if isinstance(allocation, str) else allocation
+    samples, _ = sample_batch(weights, max(1, budget // (max_new_tokens + 48)), seed=seed)
     gens = HFEngine(teacher, tok, 'teacher').generate(
         [s.prompt for s in samples], GenerationConfig(max_new_tokens=max_new_tokens), ledger=ledger, progress=False
     )
     return [(g.prompt, g.text) for g in gens]
+
+# %% ../../nbs/50_read/52_interventions.ipynb #7b1e5a01
+def sample_allocation(support_size: int, alpha: float, rng: np.random.Generator) -> np.ndarray:
+    "ReAD's intervention mix: Dirichlet(alpha) weights on `support_size` capabilities drawn at random, 0 elsewhere."
+    w = np.zeros(len(CAPABILITIES))  # (C,)
+    idx = rng.choice(len(CAPABILITIES), size=support_size, replace=False)
+    w[idx] = rng.dirichlet([alpha] * support_size)
+    return w
+
+
+def intervention_allocation(task: str, i: int, cfg: InterventionConfig) -> np.ndarray:
+    "The 8 weights of intervention `i` of `task`: one-hot (single) or a Dirichlet mix seeded by (seed, task, i)."
+    if cfg.allocation == 'single':
+        return np.eye(len(CAPABILITIES))[i % len(CAPABILITIES)]
+    rng = np.random.default_rng([cfg.seed, zlib.crc32(task.encode()), i])  # a resumed run draws the same mix
+    return sample_allocation(cfg.support_size, cfg.dirichlet_alpha, rng)
 
 # %% ../../nbs/50_read/52_interventions.ipynb #220b0725
 def pending_interventions(task: str, cfg: InterventionConfig, output) -> list[int]:
@@ -68,47 +92,58 @@ def pending_interventions(task: str, cfg: InterventionConfig, output) -> list[in
     done = {r['index'] for r in read_records(output) if r['task'] == task} if output.exists() else set()
     return [i for i in range(cfg.num_interventions) if i not in done]
 
+# %% ../../nbs/50_read/52_interventions.ipynb #7b1e5a03
+def probe_profile(model, tok, probes: list[dict] | None) -> np.ndarray | None:
+    "The model's capability profile (C,) on `probes` (0 where a capability has none, as ReAD); None without probes."
+    if not probes:
+        return None
+    return np.nan_to_num(profile_vector(profile(model, tok, probes)), nan=0.0)
+
+
+def intervention_row(teacher, tok, student, card: TaskCard, i: int, cfg: InterventionConfig, dev: dict,
+                     probes: list[dict] | None = None) -> dict:
+    "One intervention on a copy of `student`: its row; `dev` has the task's `prompts`, `refs`, `before` and `s0`."
+    alloc = intervention_allocation(card.name, i, cfg)  # (C,)
+    t0 = time.time()
+    seed_everything(cfg.seed + i)
+    led = TokenLedger(budgets={'generation': cfg.budget_gen_tokens, 'training': cfg.budget_train_tokens})
+    pairs = teacher_data(teacher, tok, alloc, cfg.budget_gen_tokens, cfg.max_new_tokens, cfg.seed * 1000 + i, led)
+    s = copy.deepcopy(student)
+    sft_train(s, tok, pairs, copy.deepcopy(cfg.sft), ledger=led, progress=False)
+    after = float(np.mean(score_responses(s, tok, dev['prompts'], dev['refs'])))
+    row = dict(task=card.name, index=i, text=card_text(card), capability=CAPABILITIES[int(alloc.argmax())],
+               allocation=alloc.tolist(), delta=after - dev['before'], before=dev['before'], after=after)
+    if dev.get('s0') is not None:
+        row['delta_s'] = (probe_profile(s, tok, probes) - dev['s0']).tolist()  # (C,)
+    row.update(n_examples=len(pairs), ledger=led.to_dict(), seconds=round(time.time() - t0, 1))
+    return row
+
 # %% ../../nbs/50_read/52_interventions.ipynb #ac1aac88
 def collect_interventions(
-    teacher, tok, student, cards: list[TaskCard], cfg: InterventionConfig, output, progress: bool = True
+    teacher, tok, student, cards: list[TaskCard], cfg: InterventionConfig, output, progress: bool = True,
+    probes: list[dict] | None = None,
 ) -> list[dict]:
-    "Run `cfg.num_interventions` single-capability interventions per task, appending rows to `output` (resumable)."
+    "Run `cfg.num_interventions` interventions per task, appending rows to `output` (resumable; `probes`: delta_s)."
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    rows = []
+    rows, s0 = [], None
     for card in cards:
         todo = pending_interventions(card.name, cfg, output)
         if not todo:
             continue  # a finished task costs nothing on a rerun
+        if s0 is None:
+            s0 = probe_profile(student, tok, probes)  # the untouched student's profile, once
         prompts = dev_prompts(card, cfg.n_dev, cfg.seed)
         refs, _, _ = generate(teacher, tok, prompts, max_new_tokens=cfg.max_new_tokens, batch_size=16)
         before = float(np.mean(score_responses(student, tok, prompts, refs)))
+        dev = dict(prompts=prompts, refs=refs, before=before, s0=s0)
         for i in todo:
-            cap = CAPABILITIES[i % len(CAPABILITIES)]
-            t0 = time.time()
-            seed_everything(cfg.seed + i)
-            led = TokenLedger(budgets={'generation': cfg.budget_gen_tokens, 'training': cfg.budget_train_tokens})
-            pairs = teacher_data(teacher, tok, cap, cfg.budget_gen_tokens, cfg.max_new_tokens, cfg.seed * 1000 + i, led)
-            s = copy.deepcopy(student)
-            sft_train(s, tok, pairs, copy.deepcopy(cfg.sft), ledger=led, progress=False)
-            after = float(np.mean(score_responses(s, tok, prompts, refs)))
-            row = dict(
-                task=card.name,
-                index=i,
-                text=card_text(card),
-                capability=cap,
-                delta=after - before,
-                before=before,
-                after=after,
-                n_examples=len(pairs),
-                ledger=led.to_dict(),
-                seconds=round(time.time() - t0, 1),
-            )
+            row = intervention_row(teacher, tok, student, card, i, cfg, dev, probes)
             append_record(output, row)
             rows.append(row)
             if progress:
-                print(f"{card.name:<20} {cap:<18} delta {row['delta']:+.4f}  ({row['seconds']} s)", flush=True)
-            del s
+                print(f"{card.name:<20} {row['capability']:<18} delta {row['delta']:+.4f}  ({row['seconds']} s)",
+                      flush=True)
     return rows
 
 # %% ../../nbs/50_read/52_interventions.ipynb #3ed4f5e5
@@ -122,6 +157,8 @@ class CollectGphiConfig(Config):
     student: str = cfield('smollm2-135m-pruned', help='student model: embedded name, checkpoint dir or hub id')
     interventions: InterventionConfig = cfield(default_factory=InterventionConfig, help='the interventions')
     output: str | None = cfield(None, help='JSONL to append rows to (required; reruns resume it)')
+    probes: str | None = cfield(None, help="probe JSONL from `capdistill build-probes`: rows then carry delta_s, "
+                                "the student's profile change (identifier.objective=reference needs it)")
 
     def validate(self):
         if not self.tasks:
@@ -137,8 +174,10 @@ def run_collect_gphi(cfg: CollectGphiConfig, *, progress: bool = True) -> list[d
     if not any(pending_interventions(c.name, cfg.interventions, cfg.output) for c in cards):
         print(f"{cfg.output}: every intervention of {', '.join(cfg.tasks)} is already there; nothing to do")
         return []
+    probes = load_probes(cfg.probes) if cfg.probes else None
     teacher, tok = make_teacher(cfg.teacher).require_weights('collect-gphi')
     student, _ = load_model(cfg.student)
-    rows = collect_interventions(teacher, tok, student, cards, cfg.interventions, cfg.output, progress=progress)
+    rows = collect_interventions(teacher, tok, student, cards, cfg.interventions, cfg.output, progress=progress,
+                                 probes=probes)
     print(f"{len(rows)} new intervention rows in {cfg.output}")
     return rows

@@ -16,6 +16,7 @@ from ..core.tracking import RunTracker, ledger_metrics, report_targets, report_t
 from ..core.models import load_model, check_model_source, check_tokenizers_match, encode_chat
 from ..teachers.engines import GenerationConfig, GenerationCache, generate_batch
 from ..teachers.spec import Teacher, TeacherConfig, make_teacher
+from ..teachers.routing import TeacherRoute, TeacherRouter
 from ..tasks.cards import CAPABILITIES, get_task_card, as_dict
 from .identifier import resolve_requirements
 from .allocation import build_candidate_actions
@@ -53,10 +54,12 @@ class AllocationConfig(Config):
 
 # %% ../../nbs/50_read/58_loop.ipynb #135d7a2e
 COMPAT_PRESETS = {  # the value of each ReadConfig switch left at None, per `compat`
-    'capdistill': dict(kappa_schedule='step', reward_calibration=False, checkpoint_fraction=0.0,
-                       optimizer_scope='interval', interval_train_tokens=0, gen_count_prompt=True),
+    'capdistill': dict(kappa_schedule='dev', reward_calibration=True, checkpoint_fraction=0.1,
+                       optimizer_scope='run', interval_train_tokens='per_interval', gen_count_prompt=True),
     'reference': dict(kappa_schedule='dev', reward_calibration=True, checkpoint_fraction=0.1,
                       optimizer_scope='run', interval_train_tokens='per_interval', gen_count_prompt=False),
+    'legacy': dict(kappa_schedule='step', reward_calibration=False, checkpoint_fraction=0.0,
+                   optimizer_scope='interval', interval_train_tokens=0, gen_count_prompt=True),
 }
 
 
@@ -112,14 +115,14 @@ class ReadConfig(Config):
     reward: RewardConfig = cfield(default_factory=RewardConfig, help='reward: weighted gain - spillover - token cost')
     templates: TemplateConfig = cfield(default_factory=TemplateConfig, help='capability-targeted prompt templates')
     compat: str = cfield('capdistill', choices=tuple(COMPAT_PRESETS),
-                         help="preset of the settings below left at None: capdistill (ours) or reference (LabRAI/ReAD)")
+                         help="preset of the settings below left at None: capdistill, reference (LabRAI/ReAD), legacy")
     kappa_schedule: str | None = cfield(None, choices=(None, 'step', 'dev'),
                                         help="kappa decay: every decision (step) or non-improving dev eval (dev)")
     reward_calibration: bool | None = cfield(None, help='reward x slope of dev utility on cumulative proxy')
     checkpoint_fraction: float | None = cfield(None, help='dev eval each time this budget fraction is spent')
     eval_every_intervals: int = cfield(0, ge=0, help='without checkpoint_fraction: dev evaluation every N intervals')
-    dev_limit: int = cfield(32, ge=1, help="dev items per dev evaluation (the task card's dev split)")
-    dev_max_new_tokens: int = cfield(96, ge=1, help="length cap of the student's dev answers")
+    dev_limit: int = cfield(16, ge=1, help="dev items per dev evaluation (the task card's dev split)")
+    dev_max_new_tokens: int = cfield(48, ge=1, help="length cap of the student's dev answers")
     optimizer_scope: str | None = cfield(None, choices=(None, 'interval', 'run'),
                                          help='one AdamW + schedule per interval, or one for the run (checkpointed)')
     interval_train_tokens: int | None = cfield(
@@ -128,6 +131,8 @@ class ReadConfig(Config):
     interval_gen_tokens: int = cfield(0, ge=0, help='budget-driven intervals: generation per interval (0: even split)')
     max_intervals: int = cfield(1000, ge=1, help='budget-driven intervals: stop after this many at most')
     gen_count_prompt: bool | None = cfield(None, help="charge teacher prompt tokens to generation")
+    teachers: list[TeacherRoute] = cfield([], help='more teachers for the generated data, routed per example '
+                                          '(teachers.routing); probes and unrouted prompts use `teacher`')
     report_to: str | list[str] = report_to_field()
 
     def setting(self, name: str):
@@ -188,6 +193,7 @@ class ReadRun:
     policy: object = None
     used: set = field(default_factory=set)
     cache: GenerationCache | None = None
+    router: TeacherRouter | None = None  # answers the generated prompts: `teacher` plus the routed `teachers`
     opt: object = None  # optimizer_scope=run: the student's one AdamW ...
     sched: object = None  # ... and its learning-rate schedule
     dev_items: list | None = None
@@ -234,8 +240,10 @@ def open_read_run(cfg: ReadConfig, output_dir=None, fresh: bool = False) -> Read
         leak = LeakageIndex.load(p if p.is_absolute() else project_root() / p)
     out = Path(output_dir) if output_dir else cfg.run_dir()
     check_model_source(cfg.student, 'student')  # before the run dir is written
-    if cfg.teacher.local_model():
-        check_model_source(cfg.teacher.local_model(), 'teacher.model')
+    routed = [(f'teachers[{i}].teacher', r.teacher) for i, r in enumerate(cfg.teachers)]
+    for key, t in [('teacher', cfg.teacher), *routed]:
+        if t.local_model():
+            check_model_source(t.local_model(), f'{key}.model')
     teacher = make_teacher(cfg.teacher)
     if fresh:
         shutil.rmtree(out, ignore_errors=True)
@@ -243,7 +251,9 @@ def open_read_run(cfg: ReadConfig, output_dir=None, fresh: bool = False) -> Read
     if cfg.setting('gen_count_prompt'):  # else gen + train <= total already bounds generated + training tokens
         budgets['total'] = cfg.budget_total_tokens
     rd = RunDir(out, cfg, ledger=TokenLedger(budgets=budgets), kind='read')
-    return ReadRun(cfg, out, rd, r_tau, teacher, leak)
+    run = ReadRun(cfg, out, rd, r_tau, teacher, leak)
+    run.router = TeacherRouter(cfg.teachers, fallback=teacher.engine, task=cfg.task_name)
+    return run
 
 # %% ../../nbs/50_read/58_loop.ipynb #193a917c
 def prepare_probes(run: ReadRun, progress: bool = True):
@@ -349,7 +359,7 @@ def generate_examples(run: ReadRun, i: int, action: list[float], sub: TokenLedge
             break
         n = max(1, sub.remaining('teacher_gen_completion') // (cfg.max_new_tokens + (80 if prompts_paid else 0)))
         batch, r = generate_batch(
-            run.teacher.engine,
+            run.router,
             action,
             n,
             seed=cfg.seed * 1000 + i * 10 + rnd,
@@ -466,6 +476,7 @@ def commit_interval(run: ReadRun, info: dict, ctx: list, action: list, ex: list[
     st['completed_intervals'] = i + 1
     st['dev'] = info['dev']
     st.setdefault('train_spent', []).append(sum(v for c, v in info['ledger']['spent'].items() if 'student_train' in c))
+    st.setdefault('gen_spent', []).append(sum(v for c, v in info['ledger']['spent'].items() if 'teacher_gen' in c))
     st['checkpoint'] = str(ck.relative_to(out))
     st.setdefault('bandit_history', []).append(
         {'interval': i, 'context': ctx, 'action': action, 'reward': info['reward'], **info['reward_parts']}
@@ -635,7 +646,8 @@ def more_intervals(run: ReadRun, i: int) -> bool:
     if not cfg.setting('interval_train_tokens'):
         return i < cfg.num_intervals
     one_answer = cfg.max_new_tokens + (64 if cfg.setting('gen_count_prompt') else 0)
-    stalled = bool(run.state.get('train_spent')) and run.state['train_spent'][-1] == 0  # nothing more to buy
+    spent_last = [run.state.get(k, [None])[-1] for k in ('train_spent', 'gen_spent')]
+    stalled = spent_last == [0, 0]  # the last interval could buy nothing (one with no kept example is no stall)
     return (i < cfg.max_intervals and not stalled and cfg.budget_train_tokens > led.spent_in('training')
             and cfg.budget_gen_tokens - led.spent_in(gen_key(cfg)) >= one_answer)
 

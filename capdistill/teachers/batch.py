@@ -11,7 +11,8 @@ from ..core.ledger import TokenLedger
 from ..core.rundir import write_jsonl_atomic
 from ..tasks.cards import as_dict, capability_vector, get_task_card
 from .engines import GenerationCache, generate_batch
-from .spec import TeacherConfig, make_teacher
+from .spec import TeacherConfig
+from .routing import TeacherRoute, TeacherRouter
 
 # %% auto #0
 __all__ = ['GenerateBatchConfig', 'batch_allocation', 'run_generate_batch']
@@ -33,6 +34,8 @@ class GenerateBatchConfig(Config):
     cache: str | None = cfield(None, help='generation cache JSONL (default: <output stem>.cache.jsonl)')
     leakage_index: str | None = cfield(None, help='eval-prompt hashes from `capdistill build-eval-hashes`')
     keep_only_correct: bool = cfield(False, help='drop answers that fail a verifiable prompt\'s checker')
+    teachers: list[TeacherRoute] = cfield([], help='more teachers, routed per example by teacher_id, capability or '
+                                          'task (teachers.routing); what no route claims goes to `teacher`')
 
     def validate(self):
         if not self.output:
@@ -61,8 +64,8 @@ def run_generate_batch(cfg: GenerateBatchConfig, *, progress: bool = True) -> di
     out = Path(cfg.output)
     cache = GenerationCache(Path(cfg.cache) if cfg.cache else out.with_name(out.stem + '.cache.jsonl'))
     ledger = TokenLedger(budgets={} if cfg.budget_gen_tokens is None else {'generation': cfg.budget_gen_tokens})
-    teacher = make_teacher(cfg.teacher)
-    ex, rep = generate_batch(teacher.engine, alloc, cfg.num_prompts, seed=cfg.seed, cfg=cfg.teacher.generation,
+    router = TeacherRouter(cfg.teachers, fallback=cfg.teacher, task=cfg.task_name)
+    ex, rep = generate_batch(router, alloc, cfg.num_prompts, seed=cfg.seed, cfg=cfg.teacher.generation,
                              leakage=leak, ledger=ledger, cache=cache, keep_only_correct=cfg.keep_only_correct)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_jsonl_atomic(out, ex)

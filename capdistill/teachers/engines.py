@@ -214,6 +214,13 @@ class Engine:
             out.append(dataclasses.replace(g, prompt=prompts[i]))
         return out
 
+    def answer_samples(self, samples: list, cfg: GenerationConfig | None = None, ledger=None,
+                       cache: GenerationCache | None = None, charge_cached: bool = False) -> list[tuple]:
+        "`[(Generation or None, None)]` for `samples`: `generate` on their prompts, None past the budget."
+        gens = self.generate([s.prompt for s in samples], cfg, ledger=ledger, cache=cache, charge_cached=charge_cached,
+                             progress=False)
+        return [(g, None) for g in gens] + [(None, None)] * (len(samples) - len(gens))
+
 
 def _charge(ledger, g: Generation):
     c = {'teacher_gen_prompt': g.prompt_tokens, 'teacher_gen_completion': g.completion_tokens}
@@ -612,13 +619,13 @@ def generate_batch(
     exclude: set | None = None,
     charge_cached: bool = False,
 ) -> tuple[list[dict], dict]:
-    "`(examples, sampling report)` for `n` prompts drawn by `allocation` and answered by `engine` within `ledger`."
+    """`(examples, sampling report)` for `n` prompts drawn by `allocation` and answered within `ledger` by `engine`
+    (an `Engine`, or a `routing.TeacherRouter`: then each example records the route that answered it)."""
     samples, rep = sample_batch(allocation, n, seed=seed, cfg=templates, leakage=leakage, exclude=exclude)
-    gens = engine.generate(
-        [s.prompt for s in samples], cfg, ledger=ledger, cache=cache, charge_cached=charge_cached, progress=False
-    )
     out = []
-    for s, g in zip(samples, gens):
+    for s, (g, who) in zip(samples, engine.answer_samples(samples, cfg, ledger, cache, charge_cached)):
+        if g is None:  # past the budget
+            continue
         ok = None if s.checker == 'teacher' else bool(verify(s, g.text))
         out.append(
             {
@@ -629,6 +636,7 @@ def generate_batch(
                 'cached': g.cached,
                 'teacher_correct': ok,
                 'kept': not (keep_only_correct and ok is False),
+                **({'teacher': who} if who else {}),
             }
         )
     rep['answered'] = len(out)
