@@ -63,6 +63,28 @@ def machine_info() -> str:
     return f"{cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
 
 
+def worker_result(which: str, times: list[float]) -> dict:
+    "One worker's measurement (mean step time, peak RSS, steps timed), printed as the JSON line `run_isolated` reads."
+    res = {'which': which, 'step_s': sum(times) / len(times), 'peak_rss_mb': peak_rss_mb(), 'n_steps': len(times)}
+    print(json.dumps(res))
+    return res
+
+
+def peer_comparison(script: str, steps: int, warmup: int, title: str, verdict, **extra) -> dict:
+    """Run `script`'s capdistill and TRL workers in fresh interpreters, one after the other, in this one run; print
+    `title`, each side's step time and peak RSS, `verdict(res)` and the JSON; return the results."""
+    ours = run_isolated(script, 'capdistill', steps, warmup)
+    trl = run_isolated(script, 'trl', steps, warmup)
+    res = {'capdistill': ours, 'trl': trl, **extra,
+           'speedup': trl['step_s'] / ours['step_s'], 'rss_ratio': ours['peak_rss_mb'] / trl['peak_rss_mb']}
+    print(title)
+    for k in ('capdistill', 'trl'):
+        print(f"  {k:<11} {res[k]['step_s']:.2f} s/step  peak RSS {res[k]['peak_rss_mb']:.0f} MB")
+    print(verdict(res))
+    print(json.dumps(res))
+    return res
+
+
 class StepTimer:
     """Wall time between consecutive optimizer steps: call it as capdistill's `on_step`, or pass `.trl_callback()` to a
     TRL trainer."""
