@@ -240,20 +240,16 @@ def open_read_run(cfg: ReadConfig, output_dir=None, fresh: bool = False) -> Read
         leak = LeakageIndex.load(p if p.is_absolute() else project_root() / p)
     out = Path(output_dir) if output_dir else cfg.run_dir()
     check_model_source(cfg.student, 'student')  # before the run dir is written
-    routed = [(f'teachers[{i}].teacher', r.teacher) for i, r in enumerate(cfg.teachers)]
-    for key, t in [('teacher', cfg.teacher), *routed]:
-        if t.local_model():
-            check_model_source(t.local_model(), f'{key}.model')
+    router = TeacherRouter(cfg.teachers, fallback=cfg.teacher, task=cfg.task_name)  # checks every teacher model
     teacher = make_teacher(cfg.teacher)
+    router.fallback = teacher.engine  # the run's own teacher, built once, answers the unrouted prompts
     if fresh:
         shutil.rmtree(out, ignore_errors=True)
     budgets = {gen_key(cfg): cfg.budget_gen_tokens, 'training': cfg.budget_train_tokens}
     if cfg.setting('gen_count_prompt'):  # else gen + train <= total already bounds generated + training tokens
         budgets['total'] = cfg.budget_total_tokens
     rd = RunDir(out, cfg, ledger=TokenLedger(budgets=budgets), kind='read')
-    run = ReadRun(cfg, out, rd, r_tau, teacher, leak)
-    run.router = TeacherRouter(cfg.teachers, fallback=teacher.engine, task=cfg.task_name)
-    return run
+    return ReadRun(cfg, out, rd, r_tau, teacher, leak, router=router)
 
 # %% ../../nbs/50_read/58_loop.ipynb #193a917c
 def prepare_probes(run: ReadRun, progress: bool = True):
