@@ -476,7 +476,8 @@ def results_table(agg) -> str:
                 *([f"Same in every row: {', '.join(f'{k}={v}' for k, v in same.items())}.", ''] if same else [])]
         labels, cells = [], []
         for lab, dd in d.groupby(d.config.map(lambda c: json.dumps(c, sort_keys=True)), sort=True):
-            labels.append(' '.join(str(json.loads(lab).get(k)) for k in vary) or 'all')
+            vals = dict.fromkeys(str(json.loads(lab).get(k)) for k in vary)  # shared values once: task, eval_task
+            labels.append(' '.join(vals) or 'all')
             cells.append([_cell(dd[dd.metric == m]) for m in mets])
         if len(mets) > 8:  # many metrics: one row per metric, one column per configuration
             out += _md_rows(['metric', *labels], [[m, *(c[i] for c in cells)] for i, m in enumerate(mets)])
