@@ -3,11 +3,11 @@ pruned SmolLM2 student, SmolLM2 teacher, same data and batch (B8, ≤T256, bf16)
 Prints step time, peak RSS and the ratios (targets: >= 2x faster, <= 0.5x peak memory). capdistill runs its default
 path: fused hidden-states-in KD loss, teacher in bf16 weights, glibc allocator thresholds set by the training loop."""
 
-import argparse, json, sys, tempfile
+import argparse, sys, tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import run_isolated, peak_rss_mb, gsm8k_pairs, machine_info, StepTimer
+from common import gsm8k_pairs, machine_info, peer_comparison, worker_result, StepTimer
 
 B, T, LR = 8, 256, 5e-5
 
@@ -71,33 +71,14 @@ def worker(which: str, steps: int, warmup: int):
                 processing_class=tok,
                 callbacks=[timer.trl_callback()],
             ).train()
-    times = timer.window(warmup, steps)
-    print(
-        json.dumps(
-            {'which': which, 'step_s': sum(times) / len(times), 'peak_rss_mb': peak_rss_mb(), 'n_steps': len(times)}
-        )
-    )
+    worker_result(which, timer.window(warmup, steps))
 
 
 def main(steps=5, warmup=2):
-    ours, trl = run_isolated('bench_kd.py', 'capdistill', steps, warmup), run_isolated(
-        'bench_kd.py', 'trl', steps, warmup
-    )
-    res = {
-        'capdistill': ours,
-        'trl': trl,
-        'speedup': trl['step_s'] / ours['step_s'],
-        'rss_ratio': ours['peak_rss_mb'] / trl['peak_rss_mb'],
-    }
-    print(f"logit-KD step (JSD β=0.5), pruned SmolLM2 student + SmolLM2 teacher, B{B} T≤{T}, bf16 ({machine_info()})")
-    for k in ('capdistill', 'trl'):
-        print(f"  {k:<11} {res[k]['step_s']:.2f} s/step  peak RSS {res[k]['peak_rss_mb']:.0f} MB")
-    print(
-        f"  capdistill vs TRL GKDTrainer: {res['speedup']:.2f}x faster (target >= 2x), {res['rss_ratio']:.2f}x peak RSS"
-        " (target <= 0.5x)"
-    )
-    print(json.dumps(res))
-    return res
+    title = f"logit-KD step (JSD β=0.5), pruned SmolLM2 student + SmolLM2 teacher, B{B} T≤{T}, bf16 ({machine_info()})"
+    verdict = lambda r: (f"  capdistill vs TRL GKDTrainer: {r['speedup']:.2f}x faster (target >= 2x), "
+                         f"{r['rss_ratio']:.2f}x peak RSS (target <= 0.5x)")
+    return peer_comparison('bench_kd.py', steps, warmup, title, verdict)
 
 
 if __name__ == '__main__':

@@ -1,21 +1,18 @@
-"""The machine's measured matmul FLOP/s (fp32 and bf16): the denominator of MFU."""
+"""The machine's measured matmul FLOP/s (fp32 and bf16): the denominator of MFU, and the fast path's choice."""
 
-import argparse, json, time
+import argparse, json
 import torch
+from capdistill.core.fastpath import choose_dtype, cpu_model, matmul_tflops
 
 
-def matmul_flops(dtype, n=2048, reps=10) -> float:
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-    for _ in range(2):
-        a @ b
-    t0 = time.perf_counter()
-    for _ in range(reps):
-        a @ b
-    return 2 * n**3 * reps / (time.perf_counter() - t0)
+def matmul_flops(dtype, n=2048) -> float:
+    "FLOP/s of an `n x n` matmul in `dtype` (at least 1 s of repetitions)."
+    return matmul_tflops(dtype, n, min_seconds=1.0) * 1e12
 
 
 def main():
     res = {'fp32_tflops': matmul_flops(torch.float32) / 1e12, 'bf16_tflops': matmul_flops(torch.bfloat16) / 1e12}
+    res |= {'fast_path_dtype': choose_dtype(res['fp32_tflops'], res['bf16_tflops']), 'cpu': cpu_model()}
     print(json.dumps(res))
     return res
 

@@ -5,11 +5,11 @@ teacher, the same GSM8K prompts, batch (B8), completion length (64 new tokens, s
 both sides (TRL's default turns it on; capdistill does not use it): the same compute per step.
 Prints the step time (generation + teacher scoring + update), peak RSS and the ratios."""
 
-import argparse, json, sys, tempfile
+import argparse, sys, tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import run_isolated, peak_rss_mb, gsm8k_pairs, machine_info, StepTimer
+from common import gsm8k_pairs, machine_info, peer_comparison, worker_result, StepTimer
 
 B, NEW, T, LR = 8, 64, 256, 5e-5
 
@@ -50,26 +50,17 @@ def worker(which: str, steps: int, warmup: int):
         _ours(student, teacher, tok, pairs, timer)
     else:
         _trl(student, teacher, tok, pairs, timer, steps + warmup + 1)
-    times = timer.window(warmup, steps)
-    step_s = sum(times) / len(times)
-    print(json.dumps({'which': which, 'step_s': step_s, 'peak_rss_mb': peak_rss_mb(), 'n_steps': len(times)}))
+    worker_result(which, timer.window(warmup, steps))
 
 
 def main(steps=4, warmup=1):
-    ours = run_isolated('bench_onpolicy.py', 'capdistill', steps, warmup)
-    trl = run_isolated('bench_onpolicy.py', 'trl', steps, warmup)
     import trl as trl_pkg
 
-    res = {'capdistill': ours, 'trl': trl, 'trl_version': trl_pkg.__version__,
-           'speedup': trl['step_s'] / ours['step_s'], 'rss_ratio': ours['peak_rss_mb'] / trl['peak_rss_mb']}
-    print(f"on-policy distillation step (GKD λ=1, JSD β=0.5), pruned SmolLM2 student + SmolLM2 teacher, B{B},"
-          f" {NEW} new tokens, bf16 ({machine_info()})")
-    for k in ('capdistill', 'trl'):
-        print(f"  {k:<11} {res[k]['step_s']:.2f} s/step  peak RSS {res[k]['peak_rss_mb']:.0f} MB")
-    print(f"  capdistill vs TRL {res['trl_version']} DistillationTrainer: {res['speedup']:.2f}x faster"
-          f" (target >= 1.5x), {res['rss_ratio']:.2f}x peak RSS")
-    print(json.dumps(res))
-    return res
+    title = (f"on-policy distillation step (GKD λ=1, JSD β=0.5), pruned SmolLM2 student + SmolLM2 teacher, B{B},"
+             f" {NEW} new tokens, bf16 ({machine_info()})")
+    verdict = lambda r: (f"  capdistill vs TRL {r['trl_version']} DistillationTrainer: {r['speedup']:.2f}x faster"
+                         f" (target >= 1.5x), {r['rss_ratio']:.2f}x peak RSS")
+    return peer_comparison('bench_onpolicy.py', steps, warmup, title, verdict, trl_version=trl_pkg.__version__)
 
 
 if __name__ == '__main__':

@@ -42,25 +42,35 @@ def train_flops_per_token(model) -> float:
     return 6.0 * count_params(model)
 
 
-def cpu_model() -> str:
-    "The CPU's model name and its matmul-relevant ISA (AMX, AVX-512 bf16), from /proc/cpuinfo (Linux)."
-    import platform
-
-    try:
-        info = Path('/proc/cpuinfo').read_text()
-    except OSError:
-        return platform.processor() or platform.machine()
-    name = next((ln.split(':', 1)[1].strip() for ln in info.splitlines() if ln.startswith('model name')), '?')
-    flags = set(next((ln.split(':', 1)[1].split() for ln in info.splitlines() if ln.startswith('flags')), []))
-    isa = [f for f in ('amx_bf16', 'avx512_bf16', 'avx512f', 'avx2') if f in flags]
-    return f"{name} [{' '.join(isa)}]"
-
-
 def machine_info() -> str:
-    "CPU model and ISA, cores, torch version and threads: stamped on every benchmark result."
+    "CPU model and ISA, cores, torch version, threads and the fast path's dtype: stamped on every benchmark result."
     import torch
+    from capdistill.core.fastpath import cpu_model, fast_path
 
-    return f"{cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
+    return (f"{cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads,"
+            f" fast path {fast_path().dtype}")
+
+
+def worker_result(which: str, times: list[float]) -> dict:
+    "One worker's measurement (mean step time, peak RSS, steps timed), printed as the JSON line `run_isolated` reads."
+    res = {'which': which, 'step_s': sum(times) / len(times), 'peak_rss_mb': peak_rss_mb(), 'n_steps': len(times)}
+    print(json.dumps(res))
+    return res
+
+
+def peer_comparison(script: str, steps: int, warmup: int, title: str, verdict, **extra) -> dict:
+    """Run `script`'s capdistill and TRL workers in fresh interpreters, one after the other, in this one run; print
+    `title`, each side's step time and peak RSS, `verdict(res)` and the JSON; return the results."""
+    ours = run_isolated(script, 'capdistill', steps, warmup)
+    trl = run_isolated(script, 'trl', steps, warmup)
+    res = {'capdistill': ours, 'trl': trl, **extra,
+           'speedup': trl['step_s'] / ours['step_s'], 'rss_ratio': ours['peak_rss_mb'] / trl['peak_rss_mb']}
+    print(title)
+    for k in ('capdistill', 'trl'):
+        print(f"  {k:<11} {res[k]['step_s']:.2f} s/step  peak RSS {res[k]['peak_rss_mb']:.0f} MB")
+    print(verdict(res))
+    print(json.dumps(res))
+    return res
 
 
 class StepTimer:

@@ -10,7 +10,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from common import machine_info
 
-BENCHES = ['bench_matmul', 'bench_generation', 'bench_sft', 'bench_kd', 'bench_onpolicy', 'bench_topk']
+BENCHES = ['bench_matmul', 'bench_generation', 'bench_teacher_dtype', 'bench_sft', 'bench_kd', 'bench_onpolicy',
+           'bench_topk']
 HERE = Path(__file__).parent
 RES = HERE / 'results'
 
@@ -43,6 +44,7 @@ def _summary(r: dict) -> list[str]:
     rows = []
     kd, sft = r.get('bench_kd', {}).get('res'), r.get('bench_sft', {}).get('res')
     onp = r.get('bench_onpolicy', {}).get('res')
+    td = r.get('bench_teacher_dtype', {}).get('res')
     if kd:
         ok = kd['speedup'] >= 2 and kd['rss_ratio'] <= 0.5
         rows.append(
@@ -65,6 +67,14 @@ def _summary(r: dict) -> list[str]:
             f" {sft['capdistill']['peak_rss_mb']:.0f} MB | {sft['trl']['tokens_per_s']:.0f} tok/s,"
             f" {sft['trl']['peak_rss_mb']:.0f} MB | **{sft['speed_ratio']:.2f}x** tok/s, {sft['rss_ratio']:.2f}x peak"
             f" RSS | ≥ 1.3x | {'yes' if sft['speed_ratio'] >= 1.3 else 'no'} |"
+        )
+    if td:
+        a, b = list(td['tok_s'])
+        rows.append(
+            f"| teacher generation, weights in the fast path's dtype ({b}) vs {a} (peer: fp32 weights), B{td['batch']},"
+            f" {td['max_new_tokens']} new tokens | {td['tok_s'][b]:.1f} tok/s | {td['tok_s'][a]:.1f} tok/s |"
+            f" **{td['ratio']:.2f}x** tok/s, greedy texts identical {td['greedy_agreement']:.0%} | > 1x | "
+            f"{'yes' if td['ratio'] > 1 else 'no'} |"
         )
     if not rows:
         return []

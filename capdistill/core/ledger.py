@@ -163,8 +163,12 @@ class TaggedLedger:
     ledger: TokenLedger
     tag: str
 
+    def line(self, category: str) -> str:
+        "This teacher's ledger line for `category`: `<base category>@<tag>`."
+        return f'{base_category(category)}@{self.tag}'
+
     def _t(self, charges: dict) -> dict:
-        return {f'{base_category(c)}@{self.tag}': n for c, n in charges.items()}
+        return {self.line(c): n for c, n in charges.items()}
 
     def fits_many(self, charges: dict) -> bool:
         return self.ledger.fits_many(self._t(charges))
@@ -174,7 +178,7 @@ class TaggedLedger:
         return dict(charges)
 
     def charge(self, category: str, n: int, *, partial: bool = False) -> int:
-        return self.ledger.charge(f'{base_category(category)}@{self.tag}', n, partial=partial)
+        return self.ledger.charge(self.line(category), n, partial=partial)
 
     def remaining(self, category: str) -> int | None:
-        return self.ledger.remaining(f'{base_category(category)}@{self.tag}')
+        return self.ledger.remaining(self.line(category))

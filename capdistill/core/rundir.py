@@ -5,9 +5,11 @@
 # %% ../../nbs/00_core/03_rundir.ipynb #e98dc337
 from __future__ import annotations
 import codecs, fcntl, gzip, json, os, platform, subprocess, sys, datetime, warnings
+from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
 from .config import ConfigError, project_root, config_to_dict
+from .fastpath import fast_path
 from .ledger import TokenLedger
 
 # %% auto #0
@@ -120,6 +122,7 @@ class RunDir:
                 kind=kind,
                 config=cfg,
                 versions=package_versions(),
+                fast_path=asdict(fast_path()),
                 git_sha=git_sha(),
                 command=' '.join(sys.argv),
                 host=platform.node(),

@@ -10,12 +10,13 @@ from pathlib import Path
 import numpy as np
 import torch
 from ..core.config import cfield
+from ..core.fastpath import resolve_bf16
 from ..core.ledger import TokenLedger
 from ..core.rundir import write_json_atomic
 from ..core.models import encode_chat, generate
 from functools import partial
 from .sft import (SFTConfig, batch_charge, fit_batch, collate, encode_examples, is_fsdp2,
-                                    is_sharded, train_loop)
+                                    is_sharded, resolve_precision, train_loop)
 from .kd_losses import (KINDS, kd_loss, topk_kd_loss, fused_kd_loss, fused_topk_kd_loss,
                                          response_divergences)
 
@@ -36,7 +37,9 @@ class KDConfig(SFTConfig):
     alpha: float = cfield(0.1, ge=0, lt=1, help='skew of skew_kl / skew_reverse_kl')
     ce_weight: float = cfield(0.0, ge=0, le=1, help='loss = (1-w)·KD + w·masked CE')
     chunk_size: int = cfield(32, ge=1, help='sequence positions per loss chunk')
-    teacher_bf16: bool = cfield(True, help='cast a float32 teacher to bf16 in place (it only runs inference here)')
+    teacher_bf16: bool | None = cfield(
+        None, help="cast a float32 teacher to bf16 in place (inference only); null: the machine's fast path"
+    )
 
 
 def teacher_charge(batch: list[tuple[list[int], int]], count_padding: bool) -> dict:
@@ -154,13 +157,14 @@ class ServedTopK:
 
 # %% ../../nbs/30_distill/33_kd.ipynb #8f140d03
 def build_topk_cache(teacher, tok, pairs: list[tuple], path, k: int = 64, max_length: int = 256,
-                     temperature: float = 1.0, batch_size: int = 8, shard_size: int = 256, bf16: bool = True,
+                     temperature: float = 1.0, batch_size: int = 8, shard_size: int = 256, bf16: bool | None = None,
                      count_padding: bool = False, ledger: TokenLedger | None = None, progress: bool = False) -> dict:
     """Score `pairs` with the teacher (a local model, or a served engine with `prompt_logprobs`) and store top-k
-    log-probs per label position under folder `path`; the index."""
+    log-probs per label position under folder `path`; the index. `bf16`: autocast (null: the machine's fast path)."""
     from tqdm.auto import tqdm
 
     local = isinstance(teacher, torch.nn.Module)
+    bf16 = resolve_bf16(bf16, next(teacher.parameters()).device) if local else bf16
     if not local and temperature != 1.0:
         raise ValueError(f"temperature: a served teacher's prompt_logprobs are at temperature 1, got {temperature}")
     path = Path(path)
@@ -387,7 +391,7 @@ def on_policy_rows(model, rows: list[dict], stats: dict, gen, *, tok, lmbda: flo
 def _train(student, teacher, tok, pairs, cfg, ledger, topk_cache=None, lmbda=0.0, gen_kw=None, desc='kd',
            accelerator=None, **loop_kw):
     "The KD family on `train_loop`: the fit and charge with the teacher's scoring, the KD loss, GKD's swap."
-    cfg = cfg or KDConfig()
+    cfg = resolve_precision(cfg or KDConfig(), student)
     ledger = ledger or TokenLedger()
     cache = open_topk_cache(topk_cache, cfg) if topk_cache is not None else None
     if cache is None and teacher is None:

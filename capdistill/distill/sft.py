@@ -5,12 +5,13 @@
 # %% ../../nbs/30_distill/31_sft.ipynb #95c6ab40
 from __future__ import annotations
 import copy, ctypes, json, math, os, random, shutil, sys, time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 import numpy as np
 import torch
 from ..core.config import Config, cfield
+from ..core.fastpath import resolve_bf16
 from ..core.ledger import TokenLedger
 from ..core.models import encode_chat
 from ..core.rundir import write_json_atomic
@@ -20,7 +21,8 @@ __all__ = ['SFTConfig', 'apply_lora', 'batch_charge', 'collate', 'encode_example
            'latest_checkpoint', 'save_checkpoint', 'load_checkpoint', 'is_fsdp2', 'fsdp2_shard', 'shard_numel',
            'full_weights_sum', 'gathered_state_dict', 'fsdp2_save', 'fsdp2_load', 'release_freed_memory',
            'optimizer_step_and_record', 'new_stats', 'TrainState', 'warmup_schedule', 'start_training',
-           'global_batches', 'fit_global_batch', 'train_step', 'train_loop', 'sft_loss', 'sft_train']
+           'global_batches', 'fit_global_batch', 'train_step', 'train_loop', 'resolve_precision', 'sft_loss',
+           'sft_train']
 
 # %% ../../nbs/30_distill/31_sft.ipynb #bc6576d9
 @dataclass
@@ -33,7 +35,7 @@ class SFTConfig(Config):
     weight_decay: float = cfield(0.0, ge=0, help='AdamW weight decay')
     grad_clip: float = cfield(1.0, gt=0, help='gradient-norm clip')
     warmup_steps: int = cfield(0, ge=0, help='linear learning-rate warmup steps')
-    bf16: bool = cfield(True, help='bf16 autocast for the forward passes')
+    bf16: bool | None = cfield(None, help="bf16 autocast for the forward passes; null: the machine's fast path")
     count_prompt: bool = cfield(True, help='charge prompt tokens (student_train_prompt) as well as label tokens')
     count_padding: bool = cfield(False, help="also charge each batch's padding (to student_train_prompt)")
     epochs: int = cfield(1, ge=1, help='passes over the data (the budget may stop training earlier)')
@@ -478,6 +480,13 @@ def train_loop(model, examples: list[dict], cfg, ledger, *, fit, charge, loss_fn
         st.model.eval()
     return stats
 
+# %% ../../nbs/30_distill/31_sft.ipynb #50c57981
+def resolve_precision(cfg, model):
+    "`cfg` with `bf16` (and a KD config's `teacher_bf16`) decided: null becomes the fast path of `model`'s device."
+    dev = next(model.parameters()).device
+    fields = [f for f in ('bf16', 'teacher_bf16') if hasattr(cfg, f)]
+    return replace(cfg, **{f: resolve_bf16(getattr(cfg, f), dev) for f in fields})
+
 # %% ../../nbs/30_distill/31_sft.ipynb #640212c4
 def sft_loss(model, rows: list[dict], pad_id: int, bf16: bool = True):
     "Masked next-token cross-entropy of a batch of `{ids, n_p}` rows (prompt and padding masked); `(loss, {})`."
@@ -497,7 +506,7 @@ def sft_train(model, tok, pairs: list[tuple], cfg: SFTConfig | None = None, ledg
     """Train on `(prompt, response)` pairs until done or the ledger's training budget is spent; returns stats.
     With `checkpoint_dir` (and `save_every` steps) it checkpoints, and resumes from the newest checkpoint there.
     `optimizer` and `scheduler` carry an AdamW and its schedule over from an earlier call (ReAD's intervals)."""
-    cfg = cfg or SFTConfig()
+    cfg = resolve_precision(cfg or SFTConfig(), model)
     ledger = ledger or TokenLedger()
     return train_loop(
         model, encode_examples(tok, pairs, cfg.max_length), cfg, ledger,

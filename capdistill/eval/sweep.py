@@ -15,8 +15,9 @@ from ..core.config import Config, ConfigError, cfield, project_root, read_yaml
 # %% auto #0
 __all__ = ['RESERVED', 'IOPUB_TIMEOUT_S', 'templates_dir', 'template_parameters', 'Grid', 'load_grid', 'write_results',
            'expand_grid', 'papermill_command', 'execute_run', 'sweep_grid', 'slurm_script', 'ci_band', 'load_results',
-           'aggregate', 'plot_template', 'results_table', 'natural_key', 'make_figures', 'pass_at_k_frame',
-           'difficulty_frame', 'plot_pass_at_k_methods', 'SweepConfig', 'run_sweep', 'FiguresConfig', 'run_figures']
+           'aggregate', 'drawn_metrics', 'plot_template', 'results_table', 'natural_key', 'make_figures',
+           'pass_at_k_frame', 'difficulty_frame', 'plot_pass_at_k_methods', 'SweepConfig', 'run_sweep', 'FiguresConfig',
+           'run_figures']
 
 # %% ../../nbs/40_eval/43_sweep.ipynb #8b0e47a6
 def templates_dir() -> Path:
@@ -399,6 +400,17 @@ def _label(cfg: dict, rs) -> str:
     return cfg.get('method', '') or ','.join(f'{k}={v}' for k, v in cfg.items())
 
 # %% ../../nbs/40_eval/43_sweep.ipynb #9cb2b07b
+def drawn_metrics(results: list[dict]) -> tuple[list[str], dict]:
+    "`(metrics to draw, {metric: value} equal in every run)`: a metric that never varies is said, not drawn."
+    vals = {}
+    for r in results:
+        for m, v in r['metrics'].items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                vals.setdefault(m, []).append(v)
+    same = {m: v[0] for m, v in vals.items() if len(v) == len(results) > 1 and len(set(v)) == 1}
+    return sorted(m for m in vals if m not in same), same
+
+
 def _group_label(r, vary) -> str:
     "The method (else the one varying parameter's value, else `k=v` pairs of the varying parameters)."
     p = r['parameters']
@@ -406,7 +418,8 @@ def _group_label(r, vary) -> str:
     rest = [k for k in vary if k != 'method' and k in p]
     if not main and len(rest) == 1:
         return str(p[rest[0]])
-    return ' '.join([main] * bool(main) + [f"{k}={p[k]}" for k in rest]) or r['template']
+    parts = [p[k] if isinstance(p[k], str) else f"{k}={p[k]}" for k in rest]  # a name says itself; a number needs k=
+    return ' '.join(dict.fromkeys([main] * bool(main) + parts)) or r['template']  # a value two keys share, once
 
 
 def plot_template(results: list[dict], path=None, max_metrics: int = 16):
@@ -415,10 +428,10 @@ def plot_template(results: list[dict], path=None, max_metrics: int = 16):
 
     sns.set_theme(style='whitegrid')
     vary = _varying(results)
-    mets = sorted(
-        {m for r in results for m, v in r['metrics'].items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    )[:max_metrics]
-    curves = sorted({c for r in results for c in r.get('curves') or {}})
+    mets, same = drawn_metrics(results)
+    mets = mets[:max_metrics]
+    curves = sorted({c for r in results for c in r.get('curves') or {}
+                     if len({x for q in results for x in (q.get('curves') or {}).get(c, {})}) > 1})  # a line, not a dot
     n = len(mets) + len(curves)
     if n == 0:
         return None
@@ -455,7 +468,8 @@ def plot_template(results: list[dict], path=None, max_metrics: int = 16):
             ax.set_xscale('log', base=2)
     for ax in list(axs.flat)[n:]:
         ax.set_visible(False)
-    fig.suptitle(f"{results[0]['template']}: mean ± 95% CI over seeds (n = {len(results)} runs)", fontsize=10)
+    note = f"\nequal in every run (not drawn): {', '.join(f'{m}={v:g}' for m, v in same.items())}" if same else ''
+    fig.suptitle(f"{results[0]['template']}: mean ± 95% CI over seeds (n = {len(results)} runs){note}", fontsize=10)
     fig.tight_layout()
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -476,7 +490,8 @@ def results_table(agg) -> str:
                 *([f"Same in every row: {', '.join(f'{k}={v}' for k, v in same.items())}.", ''] if same else [])]
         labels, cells = [], []
         for lab, dd in d.groupby(d.config.map(lambda c: json.dumps(c, sort_keys=True)), sort=True):
-            labels.append(' '.join(str(json.loads(lab).get(k)) for k in vary) or 'all')
+            vals = dict.fromkeys(str(json.loads(lab).get(k)) for k in vary)  # shared values once: task, eval_task
+            labels.append(' '.join(vals) or 'all')
             cells.append([_cell(dd[dd.metric == m]) for m in mets])
         if len(mets) > 8:  # many metrics: one row per metric, one column per configuration
             out += _md_rows(['metric', *labels], [[m, *(c[i] for c in cells)] for i, m in enumerate(mets)])

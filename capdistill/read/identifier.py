@@ -15,8 +15,8 @@ from ..tasks.checkers import embed_texts
 
 # %% auto #0
 __all__ = ['IDENTIFIER_OBJECTIVES', 'card_text', 'intervention_targets', 'IdentifierConfig', 'RequirementIdentifier',
-           'fit_capdistill', 'intervention_deltas', 'reference_loss', 'fit_reference', 'train_identifier',
-           'save_identifier', 'load_identifier', 'resolve_requirements', 'TrainIdentifierConfig',
+           'fit_identifier', 'fit_capdistill', 'intervention_deltas', 'reference_loss', 'fit_reference',
+           'train_identifier', 'save_identifier', 'load_identifier', 'resolve_requirements', 'TrainIdentifierConfig',
            'run_train_identifier']
 
 # %% ../../nbs/50_read/51_identifier.ipynb #be30857c
@@ -87,17 +87,27 @@ class RequirementIdentifier(nn.Module):
         return (1 - self.cfg.prior) * p + self.cfg.prior / len(CAPABILITIES)
 
 # %% ../../nbs/50_read/51_identifier.ipynb #6f0c1a22
-def fit_capdistill(x: torch.Tensor, target: torch.Tensor, cfg: IdentifierConfig) -> tuple[RequirementIdentifier, dict]:
-    "Fit g_phi to per-task target distributions with a KL loss; `x` (T, D) text features, `target` (T, C)."
+def fit_identifier(x: torch.Tensor, losses, cfg: IdentifierConfig) -> tuple[RequirementIdentifier, dict]:
+    """Full-batch AdamW fit of g_phi on features `x` (N, D): `losses(log_r)` returns `{'loss': ..., <parts>}`;
+    the stats are each one's final value (`final_loss`, `final_<part>`)."""
     torch.manual_seed(cfg.seed)
     model = RequirementIdentifier(x.shape[1], cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     for _ in range(cfg.epochs):
-        loss = nn.functional.kl_div(model(x), target, reduction='batchmean')
+        out = losses(model(x))
         opt.zero_grad()
-        loss.backward()
+        out['loss'].backward()
         opt.step()
-    return model.eval(), {'final_loss': loss.item(), 'final_kl': loss.item()}
+    return model.eval(), {f'final_{k}': v.item() for k, v in out.items()}
+
+
+def fit_capdistill(x: torch.Tensor, target: torch.Tensor, cfg: IdentifierConfig) -> tuple[RequirementIdentifier, dict]:
+    "Fit g_phi to per-task target distributions with a KL loss; `x` (T, D) text features, `target` (T, C)."
+    def losses(log_r):
+        kl = nn.functional.kl_div(log_r, target, reduction='batchmean')
+        return {'loss': kl, 'kl': kl}
+
+    return fit_identifier(x, losses, cfg)
 
 # %% ../../nbs/50_read/51_identifier.ipynb #6f0c1a24
 def intervention_deltas(rows: list[dict]) -> dict:
@@ -136,16 +146,7 @@ def fit_reference(
     x: torch.Tensor, delta_s: torch.Tensor, delta_u: torch.Tensor, cfg: IdentifierConfig
 ) -> tuple[RequirementIdentifier, dict]:
     "Fit g_phi with `reference_loss`, full batch; `x` (N, D) text features, `delta_s` (N, C), `delta_u` (N,)."
-    torch.manual_seed(cfg.seed)
-    model = RequirementIdentifier(x.shape[1], cfg)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    for _ in range(cfg.epochs):
-        out = reference_loss(model(x), delta_s, delta_u, cfg.entropy_weight)
-        opt.zero_grad()
-        out['loss'].backward()
-        opt.step()
-    return model.eval(), {'final_loss': out['loss'].item(), 'final_mse': out['mse'].item(),
-                          'final_entropy': out['entropy'].item()}
+    return fit_identifier(x, lambda log_r: reference_loss(log_r, delta_s, delta_u, cfg.entropy_weight), cfg)
 
 # %% ../../nbs/50_read/51_identifier.ipynb #6f0c1a2b
 def train_identifier(rows: list[dict], cfg: IdentifierConfig | None = None) -> tuple[RequirementIdentifier, dict]:

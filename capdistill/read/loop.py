@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from ..core.config import Config, cfield, project_root, seed_everything
-from ..core.ledger import TokenLedger
+from ..core.ledger import TokenLedger, base_category
 from ..core.rundir import RunDir, read_records, write_json_atomic, write_jsonl_atomic
 from ..core.tracking import RunTracker, ledger_metrics, report_targets, report_to_field
 from ..core.models import load_model, check_model_source, check_tokenizers_match, encode_chat
@@ -29,7 +29,7 @@ from .reward import RewardConfig, read_reward, calibrate_reward_scale
 
 # %% auto #0
 __all__ = ['COMPAT_PRESETS', 'AllocationConfig', 'planned_intervals', 'ReadConfig', 'ReadRun', 'gen_key', 'spent_budget',
-           'open_read_run', 'prepare_probes', 'start_optimizer', 'initial_dev_state', 'resume_read_run',
+           'open_read_run', 'prepare_probes', 'start_optimizer', 'initial_dev_state', 'resume_read_run', 'answer_cost',
            'interval_budget', 'select_allocation', 'generate_examples', 'train_student', 'probe_student',
            'reward_policy', 'dev_utility', 'evaluate_dev', 'save_checkpoint', 'commit_interval', 'run_interval',
            'allocation_line', 'print_summary', 'plot_read_run', 'finish_read', 'more_intervals', 'interval_metrics',
@@ -105,7 +105,7 @@ class ReadConfig(Config):
         help='capability probes (held out of training) that measure the profile',
     )
     sft: SFTConfig = cfield(
-        default_factory=lambda: SFTConfig(lr=1e-4),
+        default_factory=lambda: SFTConfig(lr=1e-4, max_length=512),
         help="each interval's student SFT (epochs and seed are set per interval)",
     )
     allocation: AllocationConfig = cfield(default_factory=AllocationConfig, help='candidate allocations')
@@ -248,20 +248,16 @@ def open_read_run(cfg: ReadConfig, output_dir=None, fresh: bool = False) -> Read
         leak = LeakageIndex.load(p if p.is_absolute() else project_root() / p)
     out = Path(output_dir) if output_dir else cfg.run_dir()
     check_model_source(cfg.student, 'student')  # before the run dir is written
-    routed = [(f'teachers[{i}].teacher', r.teacher) for i, r in enumerate(cfg.teachers)]
-    for key, t in [('teacher', cfg.teacher), *routed]:
-        if t.local_model():
-            check_model_source(t.local_model(), f'{key}.model')
+    router = TeacherRouter(cfg.teachers, fallback=cfg.teacher, task=cfg.task_name)  # checks every teacher model
     teacher = make_teacher(cfg.teacher)
+    router.fallback = teacher.engine  # the run's own teacher, built once, answers the unrouted prompts
     if fresh:
         shutil.rmtree(out, ignore_errors=True)
     budgets = {gen_key(cfg): cfg.budget_gen_tokens, 'training': cfg.budget_train_tokens}
     if cfg.setting('gen_count_prompt'):  # else gen + train <= total already bounds generated + training tokens
         budgets['total'] = cfg.budget_total_tokens
     rd = RunDir(out, cfg, ledger=TokenLedger(budgets=budgets), kind='read')
-    run = ReadRun(cfg, out, rd, r_tau, teacher, leak)
-    run.router = TeacherRouter(cfg.teachers, fallback=teacher.engine, task=cfg.task_name)
-    return run
+    return ReadRun(cfg, out, rd, r_tau, teacher, leak, router=router)
 
 # %% ../../nbs/50_read/58_loop.ipynb #193a917c
 def prepare_probes(run: ReadRun, progress: bool = True):
@@ -326,6 +322,13 @@ def resume_read_run(run: ReadRun, progress: bool = True) -> ReadRun:
     run.cache = GenerationCache(out / 'generation_cache.jsonl')
     return run
 
+# %% ../../nbs/50_read/58_loop.ipynb #f79b7b8d
+def answer_cost(run: ReadRun) -> int:
+    "One teacher answer's cost: `max_new_tokens` plus (prompts charged) the longest mean prompt so far (64 first)."
+    cfg = run.cfg
+    prompt = run.state.get('prompt_tokens_max', 64) if cfg.setting('gen_count_prompt') else 0
+    return cfg.max_new_tokens + prompt
+
 # %% ../../nbs/50_read/58_loop.ipynb #0a4fc537
 def interval_budget(run: ReadRun, i: int) -> TokenLedger:
     "Interval `i`'s own ledger: its share of the generation and training budgets still left."
@@ -339,6 +342,7 @@ def interval_budget(run: ReadRun, i: int) -> TokenLedger:
     else:  # num_intervals equal shares of what is left (unspent tokens roll over)
         left = cfg.num_intervals - i
         gen_i, train_i = rem_gen // left, rem_train // left
+    gen_i = max(gen_i, min(rem_gen, answer_cost(run)))  # a share never too small to buy one answer
     gen_i = min(led.remaining('teacher_gen_completion'), gen_i)
     train_i = min(led.remaining('student_train_label'), train_i)
     return TokenLedger(budgets={gk: max(0, gen_i), 'training': max(0, train_i)})
@@ -492,6 +496,8 @@ def commit_interval(run: ReadRun, info: dict, ctx: list, action: list, ex: list[
         st['template_uses'] = dict(run.usage.total)
     st.setdefault('train_spent', []).append(sum(v for c, v in info['ledger']['spent'].items() if 'student_train' in c))
     st.setdefault('gen_spent', []).append(sum(v for c, v in info['ledger']['spent'].items() if 'teacher_gen' in c))
+    prompt = sum(v for c, v in info['ledger']['spent'].items() if base_category(c) == 'teacher_gen_prompt')
+    st['prompt_tokens_max'] = max(st.get('prompt_tokens_max', 64), math.ceil(prompt / max(1, info['n_generated'])))
     st['checkpoint'] = str(ck.relative_to(out))
     st.setdefault('bandit_history', []).append(
         {'interval': i, 'context': ctx, 'action': action, 'reward': info['reward'], **info['reward_parts']}
@@ -660,11 +666,10 @@ def more_intervals(run: ReadRun, i: int) -> bool:
     cfg, led = run.cfg, run.rd.ledger
     if not cfg.setting('interval_train_tokens'):
         return i < cfg.num_intervals
-    one_answer = cfg.max_new_tokens + (64 if cfg.setting('gen_count_prompt') else 0)
     spent_last = [run.state.get(k, [None])[-1] for k in ('train_spent', 'gen_spent')]
     stalled = spent_last == [0, 0]  # the last interval could buy nothing (one with no kept example is no stall)
     return (i < cfg.max_intervals and not stalled and cfg.budget_train_tokens > led.spent_in('training')
-            and cfg.budget_gen_tokens - led.spent_in(gen_key(cfg)) >= one_answer)
+            and cfg.budget_gen_tokens - led.spent_in(gen_key(cfg)) >= answer_cost(run))
 
 # %% ../../nbs/50_read/58_loop.ipynb #24386735
 def interval_metrics(info: dict) -> dict:

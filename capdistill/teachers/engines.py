@@ -216,10 +216,20 @@ class Engine:
 
     def answer_samples(self, samples: list, cfg: GenerationConfig | None = None, ledger=None,
                        cache: GenerationCache | None = None, charge_cached: bool = False) -> list[tuple]:
-        "`[(Generation or None, None)]` for `samples`: `generate` on their prompts, None past the budget."
-        gens = self.generate([s.prompt for s in samples], cfg, ledger=ledger, cache=cache, charge_cached=charge_cached,
-                             progress=False)
-        return [(g, None) for g in gens] + [(None, None)] * (len(samples) - len(gens))
+        """`[(Generation or None, None)]` for `samples`: `generate` on their prompts, None past the budget. A prompt
+        whose worst case alone exceeds what is left is passed over (None), not a wall for the cheaper ones after it."""
+        cfg = cfg or GenerationConfig()
+        idx = list(range(len(samples)))
+        if ledger is not None and samples:
+            n_p = self.count_prompt_tokens([s.prompt for s in samples])
+            idx = [i for i in idx if ledger.fits_many({'teacher_gen_prompt': n_p[i],
+                                                       'teacher_gen_completion': cfg.max_new_tokens})]
+        gens = self.generate([samples[i].prompt for i in idx], cfg, ledger=ledger, cache=cache,
+                             charge_cached=charge_cached, progress=False)
+        out = [(None, None)] * len(samples)
+        for i, g in zip(idx, gens):
+            out[i] = (g, None)
+        return out
 
 
 def _charge(ledger, g: Generation):

@@ -63,7 +63,14 @@ class TeacherRouter:
     "Teachers of `routes` (built when first needed) plus the run's own `fallback` teacher for unrouted samples."
 
     def __init__(self, routes: list[TeacherRoute], fallback: Engine | TeacherConfig, task: str | None = None):
+        "Checks the routes and that every local teacher model exists (one error naming its key) before any loads."
+        from capdistill.core.models import check_model_source
+
         check_routes(routes)
+        named = [('teacher', fallback)] + [(f'teachers[{i}].teacher', r.teacher) for i, r in enumerate(routes)]
+        for key, t in named:
+            if isinstance(t, TeacherConfig) and t.local_model():
+                check_model_source(t.local_model(), f'{key}.model')
         self.routes, self.fallback, self.task = list(routes), fallback, task
         self.engines: dict[str | None, Engine] = {}
 

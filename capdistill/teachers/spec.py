@@ -6,7 +6,9 @@
 from __future__ import annotations
 import os
 from dataclasses import dataclass
+import torch
 from ..core.config import Config, ConfigError, cfield
+from ..core.fastpath import resolve_bf16
 from .engines import GenerationConfig, Engine, HFEngine, OpenAIEngine, VLLMEngine
 
 # %% auto #0
@@ -29,7 +31,9 @@ class TeacherConfig(Config):
     tokenizer: str | None = cfield(None, help='tokenizer to count prompt tokens (engine openai); default: `model` '
                                    'when it loads locally, else the server\'s usage counts')
     params: int | None = cfield(None, ge=1, help='parameter count of a served teacher (size ratios); hf/vllm count it')
-    dtype: str | None = cfield(None, help='weights dtype for hf/vllm, e.g. bfloat16 (None: the checkpoint\'s)')
+    dtype: str | None = cfield(
+        None, help="weights dtype for hf/vllm, e.g. bfloat16 (None: hf takes the machine's fast path, vllm 'auto')"
+    )
     tensor_parallel_size: int = cfield(1, ge=1, help='vLLM tensor parallelism (engine vllm)')
     concurrency: int = cfield(4, ge=1, help='parallel requests (engine openai)')
     requests_per_minute: float | None = cfield(None, gt=0, help='rate limit (engine openai); None: unlimited')
@@ -88,5 +92,7 @@ def make_teacher(cfg: TeacherConfig, device=None) -> Teacher:
     if cfg.engine == 'vllm':
         eng = VLLMEngine(cfg.model, tensor_parallel_size=cfg.tensor_parallel_size, dtype=cfg.dtype or 'auto')
         return Teacher(cfg, eng, tok=eng.tok, params=cfg.params)
-    model, tok = load_model(cfg.model, dtype=cfg.dtype, device=device)
+    dev = device or ('cuda' if torch.cuda.is_available() else 'cpu')
+    dtype = cfg.dtype or ('bfloat16' if resolve_bf16(None, dev) else 'float32')  # inference only: no fp32 master
+    model, tok = load_model(cfg.model, dtype=dtype, device=device)
     return Teacher(cfg, HFEngine(model, tok, cfg.model), model, tok, count_params(model))
