@@ -11,7 +11,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import machine_info
 
 BENCHES = ['bench_matmul', 'bench_generation', 'bench_teacher_dtype', 'bench_serve', 'bench_sft', 'bench_packing',
-           'bench_kd', 'bench_onpolicy', 'bench_topk']
+           'bench_profile', 'bench_kd', 'bench_onpolicy', 'bench_topk']
 HERE = Path(__file__).parent
 RES = HERE / 'results'
 
