@@ -10,7 +10,8 @@ from common import gsm8k_pairs, machine_info
 
 B, T = 8, 256
 MATMUL = ('aten::mm', 'aten::addmm', 'aten::bmm', 'aten::matmul', 'aten::linear',
-          'aten::_scaled_dot_product_flash_attention_for_cpu', 'aten::_scaled_dot_product_flash_attention_for_cpu_backward')
+          'aten::_scaled_dot_product_flash_attention_for_cpu',
+          'aten::_scaled_dot_product_flash_attention_for_cpu_backward')
 
 
 def main():

@@ -144,7 +144,11 @@ def render():
         "scored by the teacher) against TRL's stable `DistillationTrainer` (on-policy by design), the same prompts,",
         "batch, 64 sampled new tokens, JSD β=0.5, bf16 and threads; gradient checkpointing off on both sides (TRL",
         "turns it on by default). A step is generation + teacher scoring + update; sampled lengths differ run to run.",
-        "No GPU was lent to this task, so the ~1B random-init Llama MFU run on a GPU is still to do.\n",
+        "No GPU was lent to this task, so the ~1B random-init Llama MFU run on a GPU is still to do.",
+        "Why the SFT and MFU targets are not met (bench_profile): autocast casts the fp32 weights to bf16 at every",
+        "forward and backward (aten::copy_ ~25% of op time), fp32 elementwise work (AdamW, RMSNorm) takes ~25%, the",
+        "matmuls themselves ~25%. Next steps: hold bf16 weight copies across a step instead of per-op casts,",
+        "fused AdamW (`fused=True` runs on CPU), then `torch.compile` of the step where a run is long enough to pay.\n",
     ]
     for name in BENCHES:
         if name not in r:
