@@ -50,6 +50,7 @@ def test_two_process_kd_ledger_is_global(tmp_path):
                 'train.epochs=2',
                 'train.lr=1e-3',
                 'save_every=0',
+                'teacher_cache=never',  # the live teacher scores every batch: its charges are what this test counts
             )
             for a in ('--set', kv)
         ),

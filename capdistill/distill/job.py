@@ -19,7 +19,7 @@ from ..teachers.spec import TeacherConfig, make_teacher
 
 # %% auto #0
 __all__ = ['METHODS', 'PARALLEL', 'DistillConfig', 'load_pairs', 'distill_models', 'distill_train', 'save_student',
-           'served_topk_cache', 'cached_pairs', 'job_accelerator', 'run_distill']
+           'teacher_topk_cache', 'cached_pairs', 'job_accelerator', 'run_distill']
 
 # %% ../../nbs/30_distill/34_job.ipynb #789bc867
 METHODS = ('sft', 'kd', 'gkd')
@@ -42,6 +42,10 @@ class DistillConfig(Config):
     topk_cache: str | None = cfield(None, help='kd: train from this top-k teacher logit cache, not a live teacher')
     teacher_topk: int = cfield(20, ge=1, help="kd with a served teacher (teacher.engine: openai): top-k log-probs per "
                                "position asked of the server (vLLM allows 20 unless served with --max-logprobs)")
+    teacher_cache: str = cfield('auto', choices=('auto', 'always', 'never'),
+                                help='kd with local teacher weights (forward_kl): score the data once into a top-k '
+                                'cache and train every epoch from it; auto: when train.epochs > 1')
+    cache_topk: int = cfield(64, ge=1, help="top-k log-probs per position of a local teacher's cache")
     save_every: int = cfield(50, ge=0, help='checkpoint every N steps (0: only at the end); reruns resume')
     output_root: str = cfield('runs/distill', help='runs go to <output_root>/<method>/seed_<seed> unless --output-dir')
     report_to: str | list[str] = report_to_field()
@@ -63,6 +67,9 @@ class DistillConfig(Config):
         if self.parallel == 'fsdp2' and self.method == 'gkd':
             raise ValueError("method: gkd samples from the student on each process on its own, which a student "
                              "sharded across the processes cannot do; use parallel: accelerate (or method: kd)")
+        if self.teacher_cache == 'always' and self.method == 'kd' and self.train.kind != 'forward_kl':
+            raise ValueError(f"teacher_cache: a top-k cache fits forward_kl only, not train.kind={self.train.kind!r}; "
+                             "set teacher_cache: auto (or never) or train.kind: forward_kl")
         if not self.data:
             raise ValueError("data: the JSONL to train on is required, e.g. --set data=runs/batch.jsonl "
                              "(make one with `capdistill generate-batch`)")
@@ -70,6 +77,12 @@ class DistillConfig(Config):
     def needs_teacher_weights(self) -> bool:
         "Does the job run the teacher in this process (not sft, no top-k cache given, not a served teacher)?"
         return self.method != 'sft' and not self.topk_cache and self.teacher.local_model() is not None
+
+    def caches_teacher(self) -> bool:
+        "kd with local teacher weights: is the data scored once into a top-k cache, every epoch trained from it?"
+        if self.method != 'kd' or not self.needs_teacher_weights() or self.train.kind != 'forward_kl':
+            return False
+        return self.teacher_cache == 'always' or (self.teacher_cache == 'auto' and self.train.epochs > 1)
 
     def run_dir(self) -> Path:
         base = Path(self.output_root)
@@ -144,15 +157,17 @@ def save_student(cfg: DistillConfig, student, stok, st: dict, rd, out: Path, acc
         print(f"{cfg.method}: {st['steps']} steps, {loss}{resumed}; student -> {out / 'student'}\n" + ledger.summary())
 
 # %% ../../nbs/30_distill/34_job.ipynb #2c0afe8e
-def served_topk_cache(cfg: DistillConfig, tok, pairs, ledger, path: Path, progress: bool = True) -> dict:
-    "Build (or finish) the served teacher's top-k cache at `path`, charged to `ledger` (`teacher_scoring`)."
+def teacher_topk_cache(cfg: DistillConfig, tok, pairs, ledger, path: Path, teacher=None, progress: bool = True) -> dict:
+    "Build (or finish) the top-k cache at `path` of a local `teacher` model, else the served one; charged to `ledger`."
     idx = path / 'index.json'
     paid = json.loads(idx.read_text())['teacher_scoring'] if idx.exists() else 0
     if paid > ledger.spent['teacher_scoring']:  # cached by a killed attempt whose ledger was not committed
         ledger.charge('teacher_scoring', paid - ledger.spent['teacher_scoring'], partial=True)
-    engine = make_teacher(cfg.teacher).engine
-    return build_topk_cache(engine, tok, pairs, path, k=cfg.teacher_topk, max_length=cfg.train.max_length,
-                            ledger=ledger, progress=progress)
+    local = teacher is not None
+    src = teacher if local else make_teacher(cfg.teacher).engine
+    return build_topk_cache(src, tok, pairs, path, k=cfg.cache_topk if local else cfg.teacher_topk,
+                            max_length=cfg.train.max_length, temperature=cfg.train.temperature,
+                            count_padding=cfg.train.count_padding, ledger=ledger, progress=progress)
 
 
 def cached_pairs(pairs, tok, path: Path, max_length: int) -> list:
@@ -208,13 +223,14 @@ def run_distill(cfg: DistillConfig, output_dir=None, *, fresh: bool = False, pro
         topk = None
         if cfg.method == 'gkd' and cfg.teacher.engine == 'openai':  # the student's samples are scored live
             topk = ServedTopK(make_teacher(cfg.teacher).engine, cfg.teacher_topk, cfg.train.max_length)
-        if cfg.method == 'kd' and cfg.teacher.engine == 'openai' and not cfg.topk_cache:
+        if (cfg.method == 'kd' and cfg.teacher.engine == 'openai' and not cfg.topk_cache) or cfg.caches_teacher():
             topk = out / 'teacher_topk'
             if main:
-                served_topk_cache(cfg, stok, pairs, ledger, topk, progress)
+                teacher_topk_cache(cfg, stok, pairs, ledger, topk, teacher, progress)
                 rd.save()  # the scoring tokens are committed with the cache
             acc.wait_for_everyone()
             pairs = cached_pairs(pairs, stok, topk, cfg.train.max_length)
+            teacher = None  # every epoch trains from the cache: the teacher is paid (and held in memory) once
         tracker = RunTracker(cfg.report_to if main else 'none', out, f'distill-{cfg.method}')
         st = distill_train(cfg, student, stok, teacher, pairs, ledger, out, acc,
                            on_step=lambda s: tracker.log(train_metrics(s, ledger), s['steps']), topk_cache=topk)

@@ -392,6 +392,8 @@ def _train(student, teacher, tok, pairs, cfg, ledger, topk_cache=None, lmbda=0.0
            accelerator=None, **loop_kw):
     "The KD family on `train_loop`: the fit and charge with the teacher's scoring, the KD loss, GKD's swap."
     cfg = resolve_precision(cfg or KDConfig(), student)
+    if cfg.packing:
+        raise ValueError("train.packing: padding-free batches are implemented for sft only; set train.packing: false")
     ledger = ledger or TokenLedger()
     cache = open_topk_cache(topk_cache, cfg) if topk_cache is not None else None
     if cache is None and teacher is None:

@@ -17,9 +17,9 @@ from ..core.models import encode_chat
 from ..core.rundir import write_json_atomic
 
 # %% auto #0
-__all__ = ['SFTConfig', 'apply_lora', 'batch_charge', 'collate', 'encode_examples', 'fit_batch', 'epoch_order', 'is_sharded',
-           'latest_checkpoint', 'save_checkpoint', 'load_checkpoint', 'is_fsdp2', 'fsdp2_shard', 'shard_numel',
-           'full_weights_sum', 'gathered_state_dict', 'fsdp2_save', 'fsdp2_load', 'release_freed_memory',
+__all__ = ['SFTConfig', 'apply_lora', 'batch_charge', 'collate', 'encode_examples', 'collate_packed', 'fit_batch', 'epoch_order',
+           'is_sharded', 'latest_checkpoint', 'save_checkpoint', 'load_checkpoint', 'is_fsdp2', 'fsdp2_shard',
+           'shard_numel', 'full_weights_sum', 'gathered_state_dict', 'fsdp2_save', 'fsdp2_load', 'release_freed_memory',
            'optimizer_step_and_record', 'new_stats', 'TrainState', 'warmup_schedule', 'start_training',
            'global_batches', 'fit_global_batch', 'train_step', 'train_loop', 'resolve_precision', 'sft_loss',
            'sft_train']
@@ -38,6 +38,8 @@ class SFTConfig(Config):
     bf16: bool | None = cfield(None, help="bf16 autocast for the forward passes; null: the machine's fast path")
     count_prompt: bool = cfield(True, help='charge prompt tokens (student_train_prompt) as well as label tokens')
     count_padding: bool = cfield(False, help="also charge each batch's padding (to student_train_prompt)")
+    packing: bool = cfield(False, help='sft: padding-free batches, the examples end to end in one row (positions '
+                           'restart per example, no attention across them): no FLOP on padding')
     epochs: int = cfield(1, ge=1, help='passes over the data (the budget may stop training earlier)')
     seed: int = cfield(0, help='seed of the example order and of the loop\'s own generator')
     lora_r: int = cfield(0, ge=0, help='LoRA rank; 0 trains all weights')
@@ -85,6 +87,15 @@ def encode_examples(tok, pairs, max_length: int) -> list[dict]:
     enc = [dict(id=i, prompt=p, ids=ids, n_p=n_p)
            for i, (p, r) in enumerate(pairs) for ids, n_p in [encode_chat(tok, p, r, max_length)]]
     return [e for e in enc if len(e['ids']) > e['n_p']]
+
+# %% ../../nbs/30_distill/31_sft.ipynb #22e8507d
+def collate_packed(examples, device):
+    "`(input_ids, position_ids, labels)`, each (1, ΣT): the `(ids, n_prompt)` examples end to end, no padding."
+    x = torch.tensor([[t for ids, _ in examples for t in ids]])  # (1, ΣT)
+    pos = torch.tensor([[j for ids, _ in examples for j in range(len(ids))]])  # (1, ΣT): restarts mark the examples
+    y = torch.tensor([[t if n_p <= j else -100 for ids, n_p in examples for j, t in enumerate(ids)]])  # (1, ΣT)
+    y[0, torch.cumsum(torch.tensor([0] + [len(ids) for ids, _ in examples[:-1]]), 0)] = -100  # never a target across
+    return x.to(device), pos.to(device), y.to(device)
 
 # %% ../../nbs/30_distill/31_sft.ipynb #a868f024
 def fit_batch(batch, ledger, cfg):
@@ -488,12 +499,18 @@ def resolve_precision(cfg, model):
     return replace(cfg, **{f: resolve_bf16(getattr(cfg, f), dev) for f in fields})
 
 # %% ../../nbs/30_distill/31_sft.ipynb #640212c4
-def sft_loss(model, rows: list[dict], pad_id: int, bf16: bool = True):
+def sft_loss(model, rows: list[dict], pad_id: int, bf16: bool = True, packing: bool = False):
     "Masked next-token cross-entropy of a batch of `{ids, n_p}` rows (prompt and padding masked); `(loss, {})`."
     dev = next(model.parameters()).device
-    x, am, y = collate([(e['ids'], e['n_p']) for e in rows], pad_id, dev)  # (B, T) each
+    batch = [(e['ids'], e['n_p']) for e in rows]
+    if packing:  # no attention mask: transformers masks attention across examples from the restarting positions
+        x, pos, y = collate_packed(batch, dev)  # (1, ΣT) each
+        kw = dict(position_ids=pos, use_cache=False)  # a cache would turn the packed-sequence detection off
+    else:
+        x, am, y = collate(batch, pad_id, dev)  # (B, T) each
+        kw = dict(attention_mask=am)
     with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
-        logits = model(input_ids=x, attention_mask=am).logits  # (B, T, V)
+        logits = model(input_ids=x, **kw).logits  # (B, T, V)
     ce = torch.nn.functional.cross_entropy(
         logits[:, :-1].float().reshape(-1, logits.shape[-1]), y[:, 1:].reshape(-1), ignore_index=-100
     )
@@ -507,12 +524,13 @@ def sft_train(model, tok, pairs: list[tuple], cfg: SFTConfig | None = None, ledg
     With `checkpoint_dir` (and `save_every` steps) it checkpoints, and resumes from the newest checkpoint there.
     `optimizer` and `scheduler` carry an AdamW and its schedule over from an earlier call (ReAD's intervals)."""
     cfg = resolve_precision(cfg or SFTConfig(), model)
+    cfg = replace(cfg, count_padding=False) if cfg.packing else cfg  # packed batches have no padding to charge
     ledger = ledger or TokenLedger()
     return train_loop(
         model, encode_examples(tok, pairs, cfg.max_length), cfg, ledger,
         fit=fit_batch,
         charge=lambda kept: batch_charge(kept, cfg.count_prompt, cfg.count_padding),
-        loss_fn=partial(sft_loss, pad_id=tok.pad_token_id, bf16=cfg.bf16),
+        loss_fn=partial(sft_loss, pad_id=tok.pad_token_id, bf16=cfg.bf16, packing=cfg.packing),
         optimizer=optimizer, accelerator=accelerator, checkpoint_dir=checkpoint_dir, save_every=save_every,
         progress=progress, on_step=on_step, desc='sft', scheduler=scheduler,
     )
