@@ -2,11 +2,11 @@
 GSM8K pairs, B8 T≤256, the fast path's autocast; forward + backward + AdamW step, interleaved A/B repetitions on the
 same batches in one process; tokens/s over real tokens (padding excluded), median and spread."""
 
-import argparse, copy, json, statistics, sys, time
+import argparse, copy, json, sys, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import gsm8k_pairs, machine_info
+from common import ab_result, gsm8k_pairs, machine_info
 
 B, T = 8, 256
 
@@ -43,11 +43,12 @@ def main(reps=4):
             losses[k].append(loss)
     real = [sum(len(r['ids']) for r in rows) for rows in batches[1:]]
     padded = [len(rows) * max(len(r['ids']) for r in rows) for rows in batches[1:]]
-    tok_s = {k: statistics.median(n / t for n, t in zip(real, v)) for k, v in times.items()}
-    res = {'tok_s': tok_s, 'step_s': {k: [min(v), max(v)] for k, v in times.items()},
-           'ratio': tok_s['packed'] / tok_s['padded'], 'padding_share': 1 - sum(real) / sum(padded),
-           'max_loss_diff': max(abs(a - b) for a, b in zip(losses['packed'], losses['padded'])), 'bf16': bf16,
-           'reps': reps}
+    res = ab_result({k: [n / t for n, t in zip(real, v)] for k, v in times.items()})
+    tok_s = res['tok_s']
+    res |= {'step_s': {k: [min(v), max(v)] for k, v in times.items()},
+            'ratio': tok_s['packed'] / tok_s['padded'], 'padding_share': 1 - sum(real) / sum(padded),
+            'max_loss_diff': max(abs(a - b) for a, b in zip(losses['packed'], losses['padded'])), 'bf16': bf16,
+            'reps': reps}
     print(f"SFT step, packed vs padded, pruned SmolLM2 student, B{B} T≤{T}, bf16 {bf16} ({machine_info()})")
     for k in models:
         print(f"  {k:<7} {tok_s[k]:.0f} tok/s (step {min(times[k]):.2f}-{max(times[k]):.2f} s, {reps} reps)")

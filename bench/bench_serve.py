@@ -4,11 +4,11 @@ it) on the same model, weights dtype (the fast path's), threads, prompts and gre
 48 new tokens; the server gets all 16 requests at once (`OpenAIEngine`, concurrency 16). Interleaved repetitions,
 median completion tokens/s, and how often the two greedy texts agree."""
 
-import argparse, http.client, json, os, signal, socket, statistics, subprocess, sys, time
+import argparse, http.client, json, os, signal, socket, subprocess, sys, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import gsm8k_pairs, machine_info
+from common import ab_lines, ab_result, gsm8k_pairs, interleaved, machine_info
 
 N, NEW = 16, 48
 
@@ -66,22 +66,18 @@ def main(reps=2):
         peer = OpenAIEngine(f'http://127.0.0.1:{port}/v1', model, tokenizer=load_tokenizer(model), concurrency=N)
         timed(peer, prompts[:2], GenerationConfig(max_new_tokens=4, temperature=0.0))  # warm up both
         timed(ours, prompts[:2], GenerationConfig(max_new_tokens=4, temperature=0.0))
-        speed, texts = {'capdistill': [], 'serve': []}, {}
-        for _ in range(reps):
-            for k, eng in (('serve', peer), ('capdistill', ours)):
-                s, texts[k] = timed(eng, prompts, cfg)
-                speed[k].append(s)
+        speed, texts = interleaved({k: lambda e=e: timed(e, prompts, cfg) for k, e in (('serve', peer),
+                                                                                    ('capdistill', ours))}, reps)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
-    med = {k: statistics.median(v) for k, v in speed.items()}
-    res = {'tok_s': med, 'spread': {k: [min(v), max(v)] for k, v in speed.items()},
-           'ratio': med['capdistill'] / med['serve'], 'dtype': dtype, 'n_prompts': N, 'max_new_tokens': NEW,
-           'greedy_agreement': sum(a == b for a, b in zip(texts['serve'], texts['capdistill'])) / N, 'reps': reps}
+    res = ab_result(speed)
+    res |= {'ratio': res['tok_s']['capdistill'] / res['tok_s']['serve'], 'dtype': dtype, 'n_prompts': N,
+            'max_new_tokens': NEW, 'reps': reps,
+            'greedy_agreement': sum(a == b for a, b in zip(texts['serve'], texts['capdistill'])) / N}
     print(f"teacher generation, SmolLM2-135M-Instruct ({dtype} weights), {N} prompts x {NEW} new tokens, greedy"
           f" ({machine_info()})")
-    for k in ('capdistill', 'serve'):
-        print(f"  {k:<10} {med[k]:.1f} tok/s (range {min(speed[k]):.1f}-{max(speed[k]):.1f}, {reps} reps)")
+    print(*ab_lines(speed), sep='\n')
     print(f"  capdistill (in-process batch) / transformers serve --continuous-batching: {res['ratio']:.2f}x;"
           f" greedy texts identical for {res['greedy_agreement']:.0%} of {N} prompts")
     print(json.dumps(res))

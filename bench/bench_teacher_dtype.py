@@ -2,11 +2,11 @@
 autocast (capdistill's teacher before the fast path; TRL's and transformers' CPU default is fp32 weights): tokens/s,
 interleaved A/B repetitions in one process, median and spread, and how often the greedy texts agree."""
 
-import argparse, json, statistics, sys, time
+import argparse, json, sys, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import gsm8k_pairs, machine_info
+from common import ab_lines, ab_result, gsm8k_pairs, interleaved, machine_info
 
 
 def timed(model, tok, prompts, max_new):
@@ -27,19 +27,15 @@ def main(batch=8, max_new=48, reps=3):
     prompts = [p for p, _ in gsm8k_pairs(batch, seed=1)]
     for m, tok in models.values():
         timed(m, tok, prompts[:2], 4)  # warm up
-    speed, texts = {k: [] for k in models}, {}
-    for _ in range(reps):  # interleaved: A B A B ..., so load changes hit both sides
-        for k, (m, tok) in models.items():
-            s, texts[k] = timed(m, tok, prompts, max_new)
-            speed[k].append(s)
+    sides = {k: lambda m=m, tok=tok: timed(m, tok, prompts, max_new) for k, (m, tok) in models.items()}
+    speed, texts = interleaved(sides, reps)
     a, b = models
-    med = {k: statistics.median(v) for k, v in speed.items()}
-    res = {'tok_s': med, 'spread': {k: [min(v), max(v)] for k, v in speed.items()}, 'ratio': med[b] / med[a],
-           'greedy_agreement': sum(x == y for x, y in zip(texts[a], texts[b])) / batch, 'fast_path': fp.dtype,
-           'torch_dtype': str(models[b][0].dtype), 'batch': batch, 'max_new_tokens': max_new, 'reps': reps}
+    res = ab_result(speed)
+    res |= {'ratio': res['tok_s'][b] / res['tok_s'][a], 'fast_path': fp.dtype,
+            'greedy_agreement': sum(x == y for x, y in zip(texts[a], texts[b])) / batch,
+            'torch_dtype': str(models[b][0].dtype), 'batch': batch, 'max_new_tokens': max_new, 'reps': reps}
     print(f"teacher generation, SmolLM2-135M-Instruct, batch {batch}, {max_new} new tokens, greedy ({machine_info()})")
-    for k in models:
-        print(f"  {k:<16} {med[k]:.1f} tok/s (range {min(speed[k]):.1f}-{max(speed[k]):.1f}, {reps} reps)")
+    print(*ab_lines(speed), sep='\n')
     print(f"  {b} / {a}: {res['ratio']:.2f}x tokens/s; greedy texts identical for {res['greedy_agreement']:.0%}"
           f" of {batch} prompts")
     print(json.dumps(res))

@@ -1,6 +1,6 @@
 """Shared helpers for the benchmarks: isolated subprocess runs, peak RSS, data, FLOP counting."""
 
-import json, os, resource, subprocess, sys, time
+import json, os, resource, statistics, subprocess, sys, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,3 +99,27 @@ class StepTimer:
 
     def window(self, warmup: int, steps: int) -> list[float]:
         return self.times[warmup : warmup + steps]
+
+
+def interleaved(sides: dict, reps: int) -> tuple[dict, dict]:
+    """`(tokens/s per side and round, each side's last output)` of `sides[name]() -> (tokens/s, output)`, run in
+    turn A B A B ... for `reps` rounds, so load changes on a shared machine hit both sides."""
+    speed, out = {k: [] for k in sides}, {}
+    for _ in range(reps):
+        for k, fn in sides.items():
+            s, out[k] = fn()
+            speed[k].append(s)
+    return speed, out
+
+
+def ab_result(speed: dict) -> dict:
+    "Median tokens/s and range of each side of an A/B comparison: `{'tok_s': ..., 'spread': ...}`."
+    return {'tok_s': {k: statistics.median(v) for k, v in speed.items()},
+            'spread': {k: [min(v), max(v)] for k, v in speed.items()}}
+
+
+def ab_lines(speed: dict) -> list[str]:
+    "One printed line per side: median tokens/s, range and repetitions."
+    w = max(map(len, speed))
+    return [f"  {k:<{w}} {statistics.median(v):.1f} tok/s (range {min(v):.1f}-{max(v):.1f}, {len(v)} reps)"
+            for k, v in speed.items()]

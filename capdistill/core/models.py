@@ -11,9 +11,10 @@ from torch import nn
 from .config import capdistill_home
 
 # %% auto #0
-__all__ = ['MODELS', 'ModelLoadError', 'TokenizerMismatch', 'resolve_dtype', 'model_cache_dir', 'ensure_cached', 'hub_reachable',
-           'load_tokenizer', 'load_model', 'check_model_source', 'chat_text', 'generate', 'encode_chat',
-           'score_responses', 'perplexity', 'prune_layers', 'count_params', 'check_tokenizers_match', 'tiny_model']
+__all__ = ['MODELS', 'ModelLoadError', 'TokenizerMismatch', 'resolve_dtype', 'default_device', 'model_cache_dir', 'ensure_cached',
+           'hub_reachable', 'load_tokenizer', 'load_model', 'check_model_source', 'chat_text', 'generate',
+           'encode_chat', 'score_responses', 'perplexity', 'prune_layers', 'count_params', 'check_tokenizers_match',
+           'tiny_model']
 
 # %% ../../nbs/00_core/04_models.ipynb #886745b6
 MODELS = {
@@ -45,7 +46,8 @@ def resolve_dtype(dtype) -> torch.dtype | None:
     if str(dtype).lower() not in names: raise ValueError(f"unknown dtype {dtype!r}: use one of {list(names)}")
     return names[str(dtype).lower()]
 
-def _default_device(device):
+def default_device(device=None) -> torch.device:
+    "`device`, else CUDA when there is one, else CPU: where `load_model` puts a model."
     return torch.device(device) if device is not None else torch.device('cuda' if torch.cuda.is_available() else 'cpu')
 
 # %% ../../nbs/00_core/04_models.ipynb #0bf95656
@@ -268,7 +270,7 @@ def load_model(name_or_path: str, dtype=None, device=None):
         except (OSError, ValueError) as e:
             raise ModelLoadError(_load_hint(name_or_path, e)) from e
     tok = load_tokenizer(name_or_path)
-    return model.to(_default_device(device)).eval(), tok
+    return model.to(default_device(device)).eval(), tok
 
 # %% ../../nbs/00_core/04_models.ipynb #9b7e55f5
 def check_model_source(name, key: str = 'model'):

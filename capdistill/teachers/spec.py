@@ -6,7 +6,6 @@
 from __future__ import annotations
 import os
 from dataclasses import dataclass
-import torch
 from ..core.config import Config, ConfigError, cfield
 from ..core.fastpath import resolve_bf16
 from .engines import GenerationConfig, Engine, HFEngine, OpenAIEngine, VLLMEngine
@@ -82,7 +81,7 @@ def api_key(cfg: TeacherConfig) -> str | None:
 
 def make_teacher(cfg: TeacherConfig, device=None) -> Teacher:
     "Build the teacher `cfg` describes (vLLM is imported only when asked for)."
-    from capdistill.core.models import count_params, load_model, load_tokenizer
+    from capdistill.core.models import count_params, default_device, load_model, load_tokenizer
     if cfg.engine == 'openai':
         key = api_key(cfg)
         tok = load_tokenizer(cfg.tokenizer) if cfg.tokenizer else None
@@ -92,7 +91,6 @@ def make_teacher(cfg: TeacherConfig, device=None) -> Teacher:
     if cfg.engine == 'vllm':
         eng = VLLMEngine(cfg.model, tensor_parallel_size=cfg.tensor_parallel_size, dtype=cfg.dtype or 'auto')
         return Teacher(cfg, eng, tok=eng.tok, params=cfg.params)
-    dev = device or ('cuda' if torch.cuda.is_available() else 'cpu')
-    dtype = cfg.dtype or ('bfloat16' if resolve_bf16(None, dev) else 'float32')  # inference only: no fp32 master
+    dtype = cfg.dtype or ('bfloat16' if resolve_bf16(None, default_device(device)) else 'float32')  # inference only
     model, tok = load_model(cfg.model, dtype=dtype, device=device)
     return Teacher(cfg, HFEngine(model, tok, cfg.model), model, tok, count_params(model))
