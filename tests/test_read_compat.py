@@ -66,12 +66,20 @@ def test_reference_read_yml_maps_with_each_conversion_pinned(tmp_path):
     assert (cfg.probes.n_per_capability, cfg.probes.max_new_tokens, cfg.probes.batch_size) == (32, 256, 8)
     assert (cfg.sft.count_prompt, cfg.sft.count_padding) == (True, False)
     assert cfg.templates.source == 'pools' and Path(cfg.templates.pools_dir) == FIX / 'data' / 'distill_prompts'
+    # the reference generator's sampling rules (read_generate_batch.py defaults: read.yml has no key for them)
+    t = cfg.templates
+    assert t.difficulty_schedule == [{'until': 0.3, 'mix': {'easy': 0.1, 'medium': 0.8, 'hard': 0.1}},
+                                     {'until': 0.7, 'mix': {'easy': 0.1, 'medium': 0.5, 'hard': 0.4}},
+                                     {'until': 1.0, 'mix': {'easy': 0.05, 'medium': 0.2, 'hard': 0.75}}]
+    assert (t.difficulty_from, t.difficulty_percentiles, t.difficulty_sample_size, t.pool_attempts) == (
+        'score', [0.33, 0.66], 256, 50)
+    assert (t.usage_window, t.usage_max_share, t.max_uses) == (128, 0.25, None)
+    assert cfg.setting('template_rules') == 'reference'
     assert cfg.leakage_index is None  # the reference repo has no data/eval_prompt_hashes.json
     keys = {g.split(': ')[1].split('=')[0] for g in gaps}
-    for k in ('generation.temperature', 'prompt_source_config'):
-        assert k in keys, (k, keys)
+    assert 'generation.temperature' in keys, keys
     for k in ('bandit.kappa_decay', 'interval.train_tokens', 'eval.checkpoint_fraction', 'student.learning_rate',
-              'budget.gen_tokens', 'reward.lambda_cost'):  # implemented: no longer gaps
+              'budget.gen_tokens', 'reward.lambda_cost', 'prompt_source_config'):  # implemented: no longer gaps
         assert k not in keys, (k, keys)
     assert all(g.startswith(('read.yml: ', str(FIX))) for g in gaps)
 

@@ -14,9 +14,9 @@ from ..tasks.leakage import READ_NORMALIZE, LeakageIndex
 from .loop import ReadConfig
 
 # %% auto #0
-__all__ = ['READ_SCHEMA', 'READ_KEYS', 'COST_UNIT', 'READ_GAPS', 'EVAL_TYPE_MAP', 'FALLBACK_EPS', 'is_reference_read_config',
-           'ReferenceGapWarning', 'reference_read_config', 'reference_task_cards', 'materialize_task_cards',
-           'load_read_config']
+__all__ = ['READ_SCHEMA', 'READ_KEYS', 'COST_UNIT', 'READ_GAPS', 'REFERENCE_SCHEDULE', 'REFERENCE_TEMPLATE_RULES',
+           'EVAL_TYPE_MAP', 'FALLBACK_EPS', 'is_reference_read_config', 'ReferenceGapWarning', 'reference_read_config',
+           'reference_task_cards', 'materialize_task_cards', 'load_read_config']
 
 # %% ../../nbs/50_read/59_compat.ipynb #59bae0a1
 _SECTIONS = {
@@ -185,14 +185,28 @@ READ_GAPS = [  # (reference key, does this value make a difference?, what happen
     ('token_counting.count_label_tokens', _not(True), 'not applied: label tokens are always charged'),
     ('token_counting.count_prompt_tokens', _not(False), "prompt tokens are counted with the student's chat template "
      'applied; the reference tokenizes the bare prompt'),
-    ('prompt_source_config', _set, "the reference generator's difficulty curriculum, percentile-calibrated "
-     'difficulty and per-template usage cap are not applied'),
 ]
 
 
 def _note_gaps(d: dict, where: str) -> list[str]:
     "The `READ_GAPS` lines that apply to the reference config `d`."
     return [f"{where}: {k}={v!r}: {why}" for k, applies, why in READ_GAPS if applies(v := _get(d, k))]
+
+# %% ../../nbs/50_read/59_compat.ipynb #4d6384b8
+REFERENCE_SCHEDULE = [  # read/generation.py DEFAULT_DIFFICULTY_SCHEDULE, in the reference's own format
+    {'until': 0.3, 'probs': {'easy': 0.1, 'medium': 0.8, 'hard': 0.1}},
+    {'until': 0.7, 'probs': {'easy': 0.1, 'medium': 0.5, 'hard': 0.4}},
+    {'until': 1.0, 'probs': {'easy': 0.05, 'medium': 0.2, 'hard': 0.75}},
+]
+REFERENCE_TEMPLATE_RULES = dict(  # scripts/read_generate_batch.py defaults (read_train.py passes none of its flags)
+    difficulty_schedule=[{'until': e['until'], 'mix': dict(e['probs'])} for e in REFERENCE_SCHEDULE],
+    difficulty_from='score',  # TemplateLibrary.sample_prompt labels every prompt by its calibrated score
+    difficulty_percentiles=[0.33, 0.66],
+    difficulty_sample_size=256,
+    pool_attempts=50,  # sample_prompt's max_attempts
+    usage_window=128,
+    usage_max_share=0.25,
+)
 
 # %% ../../nbs/50_read/59_compat.ipynb #af10e90f
 def _resolve(p, base: Path, where: str, key: str) -> Path:
@@ -227,7 +241,7 @@ def _map_pools(path: Path, caps: list, where: str) -> tuple[dict, list[str], dic
         raise ConfigError(f"{path}: the template pools lie in {len(dirs)} folders ({sorted(map(str, dirs))}); "
                           "capdistill reads all pools from one <dir>/<capability>/templates.jsonl tree.")
     rules = (src.get('hash_policy') or {}).get('normalize')
-    return {'source': 'pools', 'pools_dir': str(dirs.pop())}, gaps, rules
+    return {'source': 'pools', 'pools_dir': str(dirs.pop()), **REFERENCE_TEMPLATE_RULES}, gaps, rules
 
 # %% ../../nbs/50_read/59_compat.ipynb #54633f82
 _rules = lambda r: {**READ_NORMALIZE, **(r or {})}

@@ -21,7 +21,7 @@ from ..tasks.cards import CAPABILITIES, get_task_card, as_dict
 from .identifier import resolve_requirements
 from .allocation import build_candidate_actions
 from .bandit import BanditConfig, POLICIES, make_policy, kappa_after_eval
-from ..tasks.templates import TemplateConfig
+from ..tasks.templates import TemplateConfig, TemplateUsage, fixed_rules
 from ..distill.sft import SFTConfig, sft_train, warmup_schedule
 from .probes import ProbeConfig, build_probes, save_probes, load_probes, profile
 from ..eval.evaluation import load_eval_items, sample_correctness
@@ -55,11 +55,14 @@ class AllocationConfig(Config):
 # %% ../../nbs/50_read/58_loop.ipynb #135d7a2e
 COMPAT_PRESETS = {  # the value of each ReadConfig switch left at None, per `compat`
     'capdistill': dict(kappa_schedule='dev', reward_calibration=True, checkpoint_fraction=0.1,
-                       optimizer_scope='run', interval_train_tokens='per_interval', gen_count_prompt=True),
+                       optimizer_scope='run', interval_train_tokens='per_interval', gen_count_prompt=True,
+                       template_rules='reference'),
     'reference': dict(kappa_schedule='dev', reward_calibration=True, checkpoint_fraction=0.1,
-                      optimizer_scope='run', interval_train_tokens='per_interval', gen_count_prompt=False),
+                      optimizer_scope='run', interval_train_tokens='per_interval', gen_count_prompt=False,
+                      template_rules='reference'),
     'legacy': dict(kappa_schedule='step', reward_calibration=False, checkpoint_fraction=0.0,
-                   optimizer_scope='interval', interval_train_tokens=0, gen_count_prompt=True),
+                   optimizer_scope='interval', interval_train_tokens=0, gen_count_prompt=True,
+                   template_rules='fixed'),
 }
 
 
@@ -131,6 +134,10 @@ class ReadConfig(Config):
     interval_gen_tokens: int = cfield(0, ge=0, help='budget-driven intervals: generation per interval (0: even split)')
     max_intervals: int = cfield(1000, ge=1, help='budget-driven intervals: stop after this many at most')
     gen_count_prompt: bool | None = cfield(None, help="charge teacher prompt tokens to generation")
+    template_rules: str | None = cfield(
+        None, choices=(None, 'reference', 'fixed'), help="prompt draw: the reference generator's rules in `templates` "
+        "(difficulty curriculum over the spent budget, calibrated difficulty, usage share cap) or fixed"
+    )
     teachers: list[TeacherRoute] = cfield([], help='more teachers for the generated data, routed per example '
                                           '(teachers.routing); probes and unrouted prompts use `teacher`')
     report_to: str | list[str] = report_to_field()
@@ -197,6 +204,7 @@ class ReadRun:
     opt: object = None  # optimizer_scope=run: the student's one AdamW ...
     sched: object = None  # ... and its learning-rate schedule
     dev_items: list | None = None
+    usage: TemplateUsage | None = None  # the interval's template draws; their run totals go to the state on commit
 
     @property
     def state(self) -> dict:
@@ -353,6 +361,9 @@ def generate_examples(run: ReadRun, i: int, action: list[float], sub: TokenLedge
     "`(examples, sampling report)` of interval `i`, within `sub`'s generation share; written to `examples/`."
     cfg = run.cfg
     gcfg = GenerationConfig(max_new_tokens=cfg.max_new_tokens, batch_size=cfg.gen_batch_size)
+    tcfg = cfg.templates if cfg.setting('template_rules') == 'reference' else fixed_rules(cfg.templates)
+    frac = spent_budget(cfg, run.rd.ledger) / cfg.budget_total_tokens  # the reference's `progress`
+    run.usage = TemplateUsage(total=dict(run.state.get('template_uses', {})))  # a new window, the run's totals
     ex, rep = [], None
     prompts_paid = cfg.setting('gen_count_prompt')
     need = {'teacher_gen_prompt': cfg.max_new_tokens + 64}
@@ -368,13 +379,15 @@ def generate_examples(run: ReadRun, i: int, action: list[float], sub: TokenLedge
             n,
             seed=cfg.seed * 1000 + i * 10 + rnd,
             cfg=gcfg,
-            templates=cfg.templates,
+            templates=tcfg,
             leakage=run.leak,
             ledger=sub,
             cache=run.cache,
             keep_only_correct=cfg.keep_only_correct,
             exclude=run.used | {e['uid'] for e in ex},
             charge_cached=True,
+            progress=frac,
+            usage=run.usage,
         )
         rep = r if rep is None else _merge_reports(rep, r)
         ex += batch
@@ -479,6 +492,8 @@ def commit_interval(run: ReadRun, info: dict, ctx: list, action: list, ex: list[
     st.setdefault('n_examples', []).append(info['n_kept'])
     st['completed_intervals'] = i + 1
     st['dev'] = info['dev']
+    if run.usage is not None:
+        st['template_uses'] = dict(run.usage.total)
     st.setdefault('train_spent', []).append(sum(v for c, v in info['ledger']['spent'].items() if 'student_train' in c))
     st.setdefault('gen_spent', []).append(sum(v for c, v in info['ledger']['spent'].items() if 'teacher_gen' in c))
     prompt = sum(v for c, v in info['ledger']['spent'].items() if base_category(c) == 'teacher_gen_prompt')

@@ -5,7 +5,7 @@
 # %% ../../nbs/10_tasks/16_templates.ipynb #f577044a
 from __future__ import annotations
 import hashlib, json, re, string, warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -16,8 +16,10 @@ from .cards import CAPABILITIES, capability_vector
 from .prompts import Sample, DIFFICULTIES, GENERATORS, sample_difficulties
 
 # %% auto #0
-__all__ = ['SLOT', 'SLOT_TYPES', 'allocation_counts', 'fill_slots', 'PoolTemplate', 'default_pools_dir', 'TypedSlot',
-           'format_slots', 'load_pool', 'pool_sample', 'TemplateConfig', 'sample_batch']
+__all__ = ['SLOT', 'SLOT_TYPES', 'SCORE_FNS', 'DIFFICULTY_SCHEDULE', 'allocation_counts', 'fill_slots', 'PoolTemplate',
+           'default_pools_dir', 'TypedSlot', 'format_slots', 'load_pool', 'difficulty_score', 'difficulty_label',
+           'pool_thresholds', 'TemplateConfig', 'difficulty_mix_at', 'fixed_rules', 'TemplateUsage', 'pool_sample',
+           'sample_batch']
 
 # %% ../../nbs/10_tasks/16_templates.ipynb #bcd90f05
 def allocation_counts(allocation, n: int) -> dict[str, int]:
@@ -56,6 +58,10 @@ class PoolTemplate:
     capability: str
     fixed: bool = False  # a seed-format fixed prompt: used verbatim, braces and all
     id: str | None = None  # the template id, kept into each sample's meta
+    labelled: bool = True  # the line names its difficulty (else `difficulty_from='auto'` scores its prompts)
+    score_fn: str | None = None  # the reference's `difficulty_fn`: num_slots, length, num_lines or constraints
+    constraints: int = 0  # how many `format_constraints` the line lists
+    bonus: float = 0.0  # the sum of its numeric `difficulty_features`
 
     def render(self, rng) -> str:
         if self.fixed:
@@ -167,6 +173,26 @@ def _template_id(d: dict) -> str:
     return str(tid) if tid else hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
 
+def _as_number(v) -> float:
+    "`float(v)`, or 0 for a value that is not a number (the reference skips those)."
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _difficulty_inputs(d: dict, meta: dict, where: str) -> dict:
+    "The reference's difficulty inputs of line `d`: whether it has a label, its difficulty_fn, constraints, features."
+    fc = d.get('format_constraints') or []
+    if not isinstance(fc, list):
+        raise ValueError(f"{where}: 'format_constraints' must be a list, got {fc!r}")
+    feats = d.get('difficulty_features') or meta.get('difficulty_features') or {}
+    bonus = sum(_as_number(v) for v in feats.values()) if isinstance(feats, dict) else 0.0
+    labelled = 'difficulty' in d or ('template' not in d and 'difficulty' in meta)
+    return dict(labelled=labelled, score_fn=d.get('difficulty_fn') or meta.get('difficulty_fn'), constraints=len(fc),
+                bonus=bonus)
+
+
 def _pool_row(d: dict, where: str, capability: str) -> PoolTemplate:
     "One pool line: ours (`template` + `{slot: [values]}`), ReAD's fixed `prompt`, or ReAD's typed slot list."
     tid, meta = _template_id(d), d.get('meta') or {}
@@ -174,17 +200,17 @@ def _pool_row(d: dict, where: str, capability: str) -> PoolTemplate:
     diff = own if 'template' in d else meta.get('difficulty', own)  # ReAD's lines: meta first
     if diff not in DIFFICULTIES:
         raise ValueError(f"{where}: difficulty {diff!r} must be one of {DIFFICULTIES}")
-    text = d.get('template', d.get('prompt'))
+    text, extra = d.get('template', d.get('prompt')), _difficulty_inputs(d, meta, where)
     if isinstance(d.get('slots'), list) and d['slots']:  # ReAD's typed slots
         if not isinstance(text, str) or not text.strip():
             raise ValueError(f"{where}: 'template' (or 'prompt') must be a non-empty string")
         slots = _typed_slots(d['slots'], where)
         _check_fields(text, slots, where)
-        return PoolTemplate(text, slots, diff, capability, False, tid)
+        return PoolTemplate(text, slots, diff, capability, False, tid, **extra)
     if 'template' not in d and 'prompt' in d:  # ReAD seed format: a fixed prompt
         if not isinstance(text, str) or not text.strip():
             raise ValueError(f"{where}: 'prompt' must be a non-empty string")
-        return PoolTemplate(text, {}, diff, capability, True, tid)
+        return PoolTemplate(text, {}, diff, capability, True, tid, **extra)
     miss = {'template', 'slots'} - set(d)
     if miss:
         raise ValueError(
@@ -196,7 +222,7 @@ def _pool_row(d: dict, where: str, capability: str) -> PoolTemplate:
         raise ValueError(f"{where}: template slot(s) {sorted(names - set(d['slots']))} have no values in 'slots'")
     if not all(isinstance(v, list) and v for v in d['slots'].values()):
         raise ValueError(f"{where}: every slot needs a non-empty list of values")
-    return PoolTemplate(d['template'], d['slots'], diff, capability, False, tid)
+    return PoolTemplate(d['template'], d['slots'], diff, capability, False, tid, **extra)
 
 
 @lru_cache(maxsize=None)
@@ -212,63 +238,226 @@ def load_pool(capability: str, pools_dir=None) -> list[PoolTemplate]:
     "The template pool of `capability` (empty if it has none): our slotted lines and ReAD's fixed or typed ones."
     return list(_load_pool(capability, str(pools_dir or default_pools_dir())))
 
+# %% ../../nbs/10_tasks/16_templates.ipynb #00d6ca49
+SCORE_FNS = {  # the reference's named `difficulty_fn`s; any other name (or none): the default score
+    'num_slots': lambda t, prompt: float(len(t.slots)),
+    'length': lambda t, prompt: float(len(prompt)),
+    'num_lines': lambda t, prompt: float(prompt.count('\n') + 1),
+    'constraints': lambda t, prompt: float(t.constraints),
+}
 
-def pool_sample(rng, capability: str, difficulty: str, pools_dir=None) -> Sample | None:
-    pool = load_pool(capability, pools_dir)
+
+def difficulty_score(t: PoolTemplate, prompt: str) -> float:
+    "Score of `prompt` drawn from `t`: its `difficulty_fn`, else characters + 10/slot + 5/constraint + features."
+    fn = SCORE_FNS.get((t.score_fn or '').lower().strip())
+    if fn is not None:
+        return fn(t, prompt)
+    return len(prompt) + 10.0 * len(t.slots) + 5.0 * t.constraints + t.bonus
+
+
+def difficulty_label(score: float, thresholds: tuple[float, float]) -> str:
+    "`easy` up to the first threshold (inclusive), `hard` from the second (inclusive), `medium` between."
+    easy, hard = thresholds
+    if score <= easy:
+        return 'easy'
+    return 'hard' if score >= hard else 'medium'
+
+
+@lru_cache(maxsize=None)
+def _thresholds(capability: str, pools_dir: str, n: int, percentiles: tuple) -> tuple[float, float]:
+    pool = _load_pool(capability, pools_dir)
     if not pool:
-        return None
-    same = [t for t in pool if t.difficulty == difficulty] or pool
-    t = same[int(rng.integers(len(same)))]
-    return Sample(t.render(rng), '', capability, t.difficulty, 'teacher', source=f'pool.{capability}',
-                  meta={'template_id': t.id})
+        return 0.0, 0.0
+    rng = np.random.default_rng(int(hashlib.sha256(capability.encode()).hexdigest()[:8], 16))
+    scores = []
+    for _ in range(n):
+        t = pool[int(rng.integers(len(pool)))]
+        scores.append(difficulty_score(t, t.render(rng)))
+    scores.sort()
+    return scores[int(percentiles[0] * (n - 1))], scores[int(percentiles[1] * (n - 1))]
 
-# %% ../../nbs/10_tasks/16_templates.ipynb #55e56e15
+
+def pool_thresholds(capability: str, pools_dir=None, sample_size: int = 256, percentiles=(0.33, 0.66)):
+    "`(easy, hard)`: the `percentiles` of the scores of `sample_size` draws from `capability`'s pool (fixed seed)."
+    return _thresholds(capability, str(pools_dir or default_pools_dir()), sample_size, tuple(percentiles))
+
+# %% ../../nbs/10_tasks/16_templates.ipynb #3146465f
+DIFFICULTY_SCHEDULE = [  # the reference generator's curriculum (read/generation.py DEFAULT_DIFFICULTY_SCHEDULE)
+    {'until': 0.3, 'mix': {'easy': 0.1, 'medium': 0.8, 'hard': 0.1}},
+    {'until': 0.7, 'mix': {'easy': 0.1, 'medium': 0.5, 'hard': 0.4}},
+    {'until': 1.0, 'mix': {'easy': 0.05, 'medium': 0.2, 'hard': 0.75}},
+]
+
+
+def _check_mix(mix, key: str):
+    "A difficulty mix: known difficulties, non-negative weights, a positive sum."
+    if not isinstance(mix, dict):
+        raise ValueError(f"{key}: a mapping of difficulty -> weight, got {mix!r}")
+    bad = set(mix) - set(DIFFICULTIES)
+    if bad:
+        raise ValueError(f"{key}: unknown difficulty {sorted(bad)}; use {DIFFICULTIES}")
+    if any(not isinstance(w, (int, float)) or w < 0 for w in mix.values()) or sum(mix.values()) <= 0:
+        raise ValueError(f"{key} needs non-negative weights with a positive weight")
+
+
 @dataclass
 class TemplateConfig(Config):
-    "Where training prompts come from: the verifiable generators, the teacher-written pools, or both."
+    "Where training prompts come from (generators, pools or both) and the rules of the draw."
 
     source: Literal['generators', 'pools', 'mixed'] = cfield('mixed', help='generators, pools, or mixed')
     pool_fraction: float = cfield(0.25, ge=0, le=1, help="share of pool prompts per capability when source='mixed'")
     difficulty_mix: dict[str, float] = cfield({'easy': 0.4, 'medium': 0.4, 'hard': 0.2},
-                                              help='share of prompts per difficulty (easy / medium / hard)')
+                                              help='share of prompts per difficulty without a schedule or progress')
+    difficulty_schedule: list[dict] = cfield(
+        DIFFICULTY_SCHEDULE, help="curriculum: [{until: progress, mix: {difficulty: weight}}]; the first entry with "
+        "progress <= until gives the mix (past all: medium); [] keeps difficulty_mix")
+    difficulty_from: Literal['auto', 'label', 'score'] = cfield(
+        'auto', help="a pool prompt's difficulty: the line's label, its score's percentile, or auto (label when the "
+        "whole pool is labelled)")
+    difficulty_percentiles: list[float] = cfield([0.33, 0.66], help='score percentiles splitting easy|medium|hard')
+    difficulty_sample_size: int = cfield(256, ge=1, help='pool draws scored to calibrate the percentiles')
+    pool_attempts: int = cfield(50, ge=1, help='scored draws per pool prompt to hit its difficulty (then the last)')
+    usage_window: int = cfield(128, ge=0, help="a capability's recent pool draws the usage share counts (0: no cap)")
+    usage_max_share: float = cfield(0.25, gt=0, le=1, help='skip a template while its share of a full window is this')
+    max_uses: int | None = cfield(None, ge=1, help='draws of one template per run at most (None: no cap)')
     pools_dir: str | None = cfield(None, help='template pools folder (default: the shipped pools)')
     max_tries: int = cfield(20, ge=1, help='draws per prompt before giving up when the leakage filter blocks')
 
     def validate(self):
-        bad = set(self.difficulty_mix) - set(DIFFICULTIES)
-        if bad:
-            raise ValueError(f"difficulty_mix: unknown difficulty {sorted(bad)}; use {DIFFICULTIES}")
-        if sum(self.difficulty_mix.values()) <= 0:
-            raise ValueError("difficulty_mix needs a positive weight")
+        _check_mix(self.difficulty_mix, 'difficulty_mix')
+        for j, e in enumerate(self.difficulty_schedule):
+            if not isinstance(e, dict) or set(e) != {'until', 'mix'} or not isinstance(e['until'], (int, float)):
+                raise ValueError(f"difficulty_schedule[{j}]: each entry is {{until: <progress>, mix: {{difficulty: "
+                                 f"weight}}}}, got {e!r}")
+            _check_mix(e['mix'], f'difficulty_schedule[{j}].mix')
+        p = self.difficulty_percentiles
+        if len(p) != 2 or not 0 <= p[0] <= p[1] <= 1:
+            raise ValueError(f"difficulty_percentiles: two fractions, easy <= hard, in [0, 1], got {p}")
+
+# %% ../../nbs/10_tasks/16_templates.ipynb #4a668737
+def difficulty_mix_at(cfg: TemplateConfig, progress: float | None = None) -> dict:
+    "The difficulty mix at run `progress` (budget fraction spent): the schedule's, or `difficulty_mix` without one."
+    if progress is None or not cfg.difficulty_schedule:
+        return cfg.difficulty_mix
+    return next((e['mix'] for e in cfg.difficulty_schedule if progress <= e['until']), {'medium': 1.0})
+
+
+def fixed_rules(cfg: TemplateConfig) -> TemplateConfig:
+    "`cfg` without the reference's rules: `difficulty_mix` throughout, the lines' labels, no usage share cap."
+    return replace(cfg, difficulty_schedule=[], difficulty_from='label', usage_window=0)
+
+# %% ../../nbs/10_tasks/16_templates.ipynb #829809e3
+@dataclass
+class TemplateUsage:
+    "Pool-template draws: the run's count per template (`max_uses`) and each capability's recent window (share cap)."
+
+    total: dict = field(default_factory=dict)  # '<capability>/<template id>' -> draws this run
+    recent: dict = field(default_factory=dict)  # capability -> template ids of its last `usage_window` draws
+
+    def allows(self, cfg: TemplateConfig, capability: str, tid) -> bool:
+        "May `capability`'s template `tid` be drawn now?"
+        if cfg.max_uses is not None and self.total.get(f'{capability}/{tid}', 0) >= cfg.max_uses:
+            return False
+        window = self.recent.get(capability, [])
+        if cfg.usage_window <= 0 or len(window) < cfg.usage_window:
+            return True
+        return window.count(tid) / len(window) < cfg.usage_max_share
+
+    def record(self, cfg: TemplateConfig, capability: str, tid):
+        "Count one draw of `capability`'s template `tid`."
+        key = f'{capability}/{tid}'
+        self.total[key] = self.total.get(key, 0) + 1
+        if cfg.usage_window > 0:
+            window = self.recent.setdefault(capability, [])
+            window.append(tid)
+            del window[: -cfg.usage_window]
+
+# %% ../../nbs/10_tasks/16_templates.ipynb #79ae06e9
+def _by_label(cfg: TemplateConfig, pool: list) -> bool:
+    return cfg.difficulty_from == 'label' or (cfg.difficulty_from == 'auto' and all(t.labelled for t in pool))
+
+
+def _scored_draw(rng, ts: list, difficulty: str, cfg: TemplateConfig, th: tuple, seen: set):
+    """`(template, prompt, difficulty)`: draws until a prompt not in `seen` (uids) has `difficulty`, `pool_attempts`
+    at most; then the last draw not in `seen` (or the last draw)."""
+    last = None
+    for _ in range(cfg.pool_attempts):
+        t = ts[int(rng.integers(len(ts)))]
+        prompt = t.render(rng)
+        own = cfg.difficulty_from == 'auto' and t.labelled
+        draw = t, prompt, t.difficulty if own else difficulty_label(difficulty_score(t, prompt), th)
+        if Sample(prompt, '', '', '', '').uid in seen:
+            last = last or draw
+            continue
+        last = draw
+        if draw[2] == difficulty:
+            break
+    return last
+
+
+def pool_sample(rng, capability: str, difficulty: str, pools_dir=None, cfg: TemplateConfig | None = None,
+                usage: TemplateUsage | None = None, seen: set | None = None) -> Sample | None:
+    """A prompt of `capability`'s pool at `difficulty` by `cfg`'s rules, among the templates `usage` allows (or None);
+    a scored draw passes over prompts whose uid is in `seen`."""
+    cfg = cfg or TemplateConfig()
+    where = pools_dir or cfg.pools_dir
+    pool = load_pool(capability, where)
+    ts = [t for t in pool if usage is None or usage.allows(cfg, capability, t.id)]
+    if not ts:
+        return None
+    if _by_label(cfg, pool):
+        same = [t for t in ts if t.difficulty == difficulty] or ts
+        t = same[int(rng.integers(len(same)))]
+        prompt, label = t.render(rng), t.difficulty
+    else:
+        th = pool_thresholds(capability, where, cfg.difficulty_sample_size, cfg.difficulty_percentiles)
+        t, prompt, label = _scored_draw(rng, ts, difficulty, cfg, th, seen or set())
+    return Sample(prompt, '', capability, label, 'teacher', source=f'pool.{capability}', meta={'template_id': t.id})
+
+# %% ../../nbs/10_tasks/16_templates.ipynb #55e56e15
+def _draw(rng, cap: str, d: str, cfg: TemplateConfig, usage: TemplateUsage, seen: set, leakage, report: dict):
+    "One new prompt of `cap` at difficulty `d` (pool or generator), redrawn while a duplicate or leakage-blocked."
+    for _ in range(cfg.max_tries):
+        use_pool = cfg.source == 'pools' or (cfg.source == 'mixed' and rng.random() < cfg.pool_fraction)
+        s = pool_sample(rng, cap, d, cfg=cfg, usage=usage, seen=seen) if use_pool else None
+        if use_pool and s is None and load_pool(cap, cfg.pools_dir):
+            report['capped'] += 1
+        s = s or GENERATORS[cap](rng, d)
+        if s.uid in seen:
+            report['duplicates'] += 1
+            continue
+        if leakage is not None and leakage.is_blocked(s.prompt)[0]:
+            report['blocked'] += 1
+            continue
+        if s.source.startswith('pool.'):
+            usage.record(cfg, cap, s.meta['template_id'])
+        return s
+    return None
 
 
 def sample_batch(
-    allocation, n: int, seed: int = 0, cfg: TemplateConfig | None = None, leakage=None, exclude: set | None = None
+    allocation, n: int, seed: int = 0, cfg: TemplateConfig | None = None, leakage=None, exclude: set | None = None,
+    progress: float | None = None, usage: TemplateUsage | None = None,
 ):
-    "`(samples, report)`: `n` prompts split by `allocation`; leakage-blocked and `exclude`d (uid) prompts are redrawn."
+    """`(samples, report)`: `n` prompts split by `allocation`, difficulties by `cfg`'s mix at run `progress`;
+    leakage-blocked and `exclude`d (uid) prompts are redrawn; pool draws count in `usage` (a fresh one if None)."""
     cfg = cfg or TemplateConfig()
+    usage = TemplateUsage() if usage is None else usage
     rng = np.random.default_rng([seed, 7])
     seen, out = set(exclude or ()), []
-    report = {'requested': n, 'blocked': 0, 'duplicates': 0, 'by_capability': {}, 'by_source': {}}
+    report = {'requested': n, 'blocked': 0, 'duplicates': 0, 'capped': 0, 'by_capability': {}, 'by_source': {}}
+    mix = difficulty_mix_at(cfg, progress)
     for cap, k in allocation_counts(allocation, n).items():
-        diffs = sample_difficulties(rng, k, cfg.difficulty_mix)
         got = 0
-        for d in diffs:
-            for _ in range(cfg.max_tries):
-                use_pool = cfg.source == 'pools' or (cfg.source == 'mixed' and rng.random() < cfg.pool_fraction)
-                s = pool_sample(rng, cap, d, cfg.pools_dir) if use_pool else None
-                s = s or GENERATORS[cap](rng, d)
-                if s.uid in seen:
-                    report['duplicates'] += 1
-                    continue
-                if leakage is not None and leakage.is_blocked(s.prompt)[0]:
-                    report['blocked'] += 1
-                    continue
-                seen.add(s.uid)
-                out.append(s)
-                got += 1
-                report['by_source'][s.source.split('.')[0]] = report['by_source'].get(s.source.split('.')[0], 0) + 1
-                break
+        for d in sample_difficulties(rng, k, mix):
+            s = _draw(rng, cap, d, cfg, usage, seen, leakage, report)
+            if s is None:
+                continue
+            seen.add(s.uid)
+            out.append(s)
+            got += 1
+            src = s.source.split('.')[0]
+            report['by_source'][src] = report['by_source'].get(src, 0) + 1
         report['by_capability'][cap] = got
     report['short'] = n - len(out)
     if report['short']:

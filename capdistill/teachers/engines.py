@@ -13,7 +13,7 @@ from ..core.config import Config, ConfigError, cfield, config_from_dict
 from ..core.ledger import BudgetExceeded
 from ..core.rundir import append_record, read_records
 from ..tasks.prompts import verify
-from ..tasks.templates import TemplateConfig, sample_batch
+from ..tasks.templates import TemplateConfig, TemplateUsage, sample_batch
 
 # %% auto #0
 __all__ = ['GenerationConfig', 'Generation', 'GenerationCache', 'Engine', 'HFEngine', 'OpenAIEngine', 'prompt_logprobs_of',
@@ -628,10 +628,14 @@ def generate_batch(
     keep_only_correct: bool = False,
     exclude: set | None = None,
     charge_cached: bool = False,
+    progress: float | None = None,
+    usage: TemplateUsage | None = None,
 ) -> tuple[list[dict], dict]:
     """`(examples, sampling report)` for `n` prompts drawn by `allocation` and answered within `ledger` by `engine`
-    (an `Engine`, or a `routing.TeacherRouter`: then each example records the route that answered it)."""
-    samples, rep = sample_batch(allocation, n, seed=seed, cfg=templates, leakage=leakage, exclude=exclude)
+    (an `Engine`, or a `routing.TeacherRouter`: then each example records the route that answered it); `progress`
+    and `usage` go to `sample_batch` (the run's spent budget fraction, its template usage)."""
+    samples, rep = sample_batch(allocation, n, seed=seed, cfg=templates, leakage=leakage, exclude=exclude,
+                                progress=progress, usage=usage)
     out = []
     for s, (g, who) in zip(samples, engine.answer_samples(samples, cfg, ledger, cache, charge_cached)):
         if g is None:  # past the budget
