@@ -337,6 +337,10 @@ def run_command(a):
     cls, fn = load()
     path = a.config or (project_root() / 'configs' / f'{preset}.yaml' if preset else None)
     cfg = build_config(cls, path, shorthand_sets(a))
+    if 'torch' in sys.modules:  # a command that computes: torch's threads to the cores this process may use
+        from .core.fastpath import apply_threads
+
+        apply_threads()
     res = fn(cfg, **run_kwargs(fn, a))
     if COMMANDS[a.command].show_result:
         print(json.dumps(res, indent=1, default=str)[:4000])

@@ -4,15 +4,17 @@
 
 # %% ../../nbs/00_core/06_fastpath.ipynb #bb3159be
 from __future__ import annotations
-import hashlib, json, os, platform, time, datetime
+import hashlib, json, os, platform, shutil, time, datetime
+from contextlib import contextmanager
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import torch
 from .config import capdistill_home
 
 # %% auto #0
-__all__ = ['MATMUL_ISA', 'cpu_model', 'matmul_tflops', 'FastPath', 'choose_dtype', 'fast_path_file', 'measure_fast_path',
-           'fast_path', 'resolve_bf16']
+__all__ = ['MATMUL_ISA', 'COMPILE_MIN_STEPS', 'cpu_model', 'matmul_tflops', 'FastPath', 'choose_dtype', 'fast_path_file',
+           'measure_fast_path', 'fast_path', 'resolve_bf16', 'machine_threads', 'apply_threads', 'use_compile',
+           'decoder_layers', 'compiled_layers']
 
 # %% ../../nbs/00_core/06_fastpath.ipynb #511964b6
 MATMUL_ISA = ('amx_bf16', 'avx512_bf16', 'avx512f', 'avx2')
@@ -112,3 +114,53 @@ def resolve_bf16(flag: bool | None, device='cpu') -> bool:
     if torch.device(device).type != 'cpu':
         return True
     return fast_path().bf16
+
+# %% ../../nbs/00_core/06_fastpath.ipynb #e3060329
+def machine_threads() -> int:
+    "The cores this process may use: its affinity mask, capped by a cgroup v2 CPU quota (`cpu.max`) when set."
+    n = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
+    try:
+        quota, period = Path('/sys/fs/cgroup/cpu.max').read_text().split()[:2]
+    except (OSError, ValueError):
+        return n
+    return n if quota == 'max' else max(1, min(n, int(int(quota) / int(period))))
+
+
+def apply_threads() -> int:
+    "Set torch's intra-op threads to `machine_threads()` unless `OMP_NUM_THREADS` is set; the count in use."
+    if not os.environ.get('OMP_NUM_THREADS'):
+        torch.set_num_threads(machine_threads())
+    return torch.get_num_threads()
+
+# %% ../../nbs/00_core/06_fastpath.ipynb #bc4a4ee1
+COMPILE_MIN_STEPS = 40  # planned steps from which compiling pays: ~25 s to compile, ~1.5 s saved a step (Intel AMX)
+
+
+def use_compile(flag: bool | None, planned_steps: int, device='cpu') -> bool:
+    "Compile or not: `flag` when given, else when `planned_steps` ≥ `COMPILE_MIN_STEPS` (a CPU needs a C++ compiler)."
+    if flag is not None:
+        return bool(flag)
+    if torch.device(device).type == 'cpu' and not (shutil.which('g++') or shutil.which('c++')):
+        return False
+    return planned_steps >= COMPILE_MIN_STEPS
+
+
+def decoder_layers(model) -> list:
+    "The transformer blocks of `model` (wrapped or not): the modules whose class name ends in `DecoderLayer`."
+    return [m for m in model.modules() if type(m).__name__.endswith('DecoderLayer')]
+
+# %% ../../nbs/00_core/06_fastpath.ipynb #d3c1f470
+@contextmanager
+def compiled_layers(model, enabled: bool = True):
+    "Inside the block each decoder layer's forward is `torch.compile`d (dynamic shapes); eager again after it."
+    layers = decoder_layers(model) if enabled else []
+    for layer in layers:
+        layer.forward = torch.compile(layer.forward, dynamic=True)  # an instance attribute over the class's forward
+    old = torch._dynamo.config.suppress_errors
+    torch._dynamo.config.suppress_errors = True  # a layer that fails to compile runs eagerly
+    try:
+        yield len(layers)
+    finally:
+        torch._dynamo.config.suppress_errors = old
+        for layer in layers:
+            del layer.forward

@@ -46,6 +46,8 @@ class DistillConfig(Config):
                                 help='kd with local teacher weights (forward_kl): score the data once into a top-k '
                                 'cache and train every epoch from it; auto: when train.epochs > 1')
     cache_topk: int = cfield(64, ge=1, help="top-k log-probs per position of a local teacher's cache")
+    cache_values: str = cfield('fp16', choices=('fp16', 'q8'), help="the cache's log-probs: fp16, or q8 (8-bit gaps "
+                               'below each position\'s top: half the bytes, see `33_kd`)')
     save_every: int = cfield(50, ge=0, help='checkpoint every N steps (0: only at the end); reruns resume')
     output_root: str = cfield('runs/distill', help='runs go to <output_root>/<method>/seed_<seed> unless --output-dir')
     report_to: str | list[str] = report_to_field()
@@ -167,7 +169,8 @@ def teacher_topk_cache(cfg: DistillConfig, tok, pairs, ledger, path: Path, teach
     src = teacher if local else make_teacher(cfg.teacher).engine
     return build_topk_cache(src, tok, pairs, path, k=cfg.cache_topk if local else cfg.teacher_topk,
                             max_length=cfg.train.max_length, temperature=cfg.train.temperature,
-                            count_padding=cfg.train.count_padding, ledger=ledger, progress=progress)
+                            count_padding=cfg.train.count_padding, ledger=ledger, progress=progress,
+                            values=cfg.cache_values)
 
 
 def cached_pairs(pairs, tok, path: Path, max_length: int) -> list:

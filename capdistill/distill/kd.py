@@ -21,10 +21,10 @@ from .kd_losses import (KINDS, kd_loss, topk_kd_loss, fused_kd_loss, fused_topk_
                                          response_divergences)
 
 # %% auto #0
-__all__ = ['KDConfig', 'teacher_charge', 'kd_charge', 'ids_key', 'open_cache_index', 'write_shard', 'teacher_topk_rows',
-           'topk_from_prompt_logprobs', 'served_topk_rows', 'ServedTopK', 'build_topk_cache', 'TopKCache',
-           'open_topk_cache', 'prepare_teacher', 'fused_batch_loss', 'logits_batch_loss', 'kd_batch_loss',
-           'on_policy_rows', 'kd_train', 'gkd_train', 'heldout_divergence']
+__all__ = ['Q8_RANGE', 'KDConfig', 'teacher_charge', 'kd_charge', 'pack_topk', 'unpack_topk', 'ids_key', 'open_cache_index',
+           'write_shard', 'teacher_topk_rows', 'topk_from_prompt_logprobs', 'served_topk_rows', 'ServedTopK',
+           'build_topk_cache', 'TopKCache', 'open_topk_cache', 'prepare_teacher', 'fused_batch_loss',
+           'logits_batch_loss', 'kd_batch_loss', 'on_policy_rows', 'kd_train', 'gkd_train', 'heldout_divergence']
 
 # %% ../../nbs/30_distill/33_kd.ipynb #87d0a4a1
 @dataclass
@@ -62,8 +62,32 @@ def _kd_fit(batch, ledger, cfg, live: bool):
         out, cut = out[:-1], True
     return out, cut
 
+# %% ../../nbs/30_distill/33_kd.ipynb #2b014a02
+Q8_RANGE = 30.0  # nats below a row's top log-prob that 8-bit values resolve
+
+
+def pack_topk(v, i, values: str, vocab_size: int) -> dict:
+    "Shard tensors of top-k rows (`v` log-probs, `i` ids, (R, k), sorted descending): `values` 'fp16' or 'q8'."
+    out = {'indices': (i.int() - 32768).short() if vocab_size <= 65536 else i.int()}  # (R, k)
+    if values == 'fp16':
+        return out | {'values': v.half()}
+    top = v[:, :1].float().half()  # (R, 1)
+    gap = (top.float() - v.float()).clamp(0, Q8_RANGE)  # (R, k), ≥ 0
+    step = (gap.amax(-1, keepdim=True) / 255).clamp(min=1e-4).half()  # (R, 1)
+    return out | {'values': (gap / step.float()).round().clamp(0, 255).to(torch.uint8), 'top': top, 'step': step}
+
+
+def unpack_topk(t: dict, a: int, n: int) -> tuple:
+    "Rows `a:a+n` of shard tensors `t` (either storage) as `(values fp32 (n, k), indices int32 (n, k))`."
+    i = t['indices'][a : a + n]
+    i = i.int() + 32768 if i.dtype == torch.int16 else i.int()
+    v = t['values'][a : a + n]
+    if v.dtype != torch.uint8:
+        return v.float(), i
+    return t['top'][a : a + n].float() - v.float() * t['step'][a : a + n].float(), i
+
 # %% ../../nbs/30_distill/33_kd.ipynb #cde8583b
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2  # 2: 8-bit values possible, int16 ids where the vocabulary fits (1 still reads)
 
 
 def ids_key(ids) -> str:
@@ -102,7 +126,7 @@ def write_shard(path: Path, index: dict, values: list, indices: list, entries: d
     name = f"shard_{len(index['shards']):05d}.safetensors"
     v, i = torch.cat(values), torch.cat(indices)  # (R, k) each
     tmp = path / f'.{name}.tmp{os.getpid()}'
-    save_file({'values': v.contiguous(), 'indices': i.contiguous()}, str(tmp))
+    save_file(pack_topk(v, i, index.get('values', 'fp16'), index['vocab_size']), str(tmp))
     os.replace(tmp, path / name)
     for key, (row, n) in entries.items():
         index['examples'][key] = [len(index['shards']), row, n]
@@ -113,12 +137,12 @@ def write_shard(path: Path, index: dict, values: list, indices: list, entries: d
 
 
 def teacher_topk_rows(teacher, batch, pad_id: int, k: int, temperature: float, bf16: bool):
-    "`(key, values (R, k) fp16, indices (R, k) int32)` per `(ids, n_p, key)` example: the teacher's top-k per label."
+    "`(key, values (R, k) fp32, indices (R, k) int32)` per `(ids, n_p, key)` example: the teacher's top-k per label."
     x, m, _ = collate([(ids, n_p) for ids, n_p, _ in batch], pad_id, 'cpu')
     logits = _teacher_logits(teacher, x, m, bf16)  # (B, T, V)
     for j, (ids, n_p, key) in enumerate(batch):
         v, i = torch.log_softmax(logits[j, n_p - 1 : len(ids) - 1].float() / temperature, -1).topk(k, -1)
-        yield key, v.half().cpu(), i.int().cpu()
+        yield key, v.cpu(), i.int().cpu()
 
 # %% ../../nbs/30_distill/33_kd.ipynb #8ae9b43d
 def topk_from_prompt_logprobs(plp: list, n_p: int, k: int):
@@ -158,18 +182,23 @@ class ServedTopK:
 # %% ../../nbs/30_distill/33_kd.ipynb #8f140d03
 def build_topk_cache(teacher, tok, pairs: list[tuple], path, k: int = 64, max_length: int = 256,
                      temperature: float = 1.0, batch_size: int = 8, shard_size: int = 256, bf16: bool | None = None,
-                     count_padding: bool = False, ledger: TokenLedger | None = None, progress: bool = False) -> dict:
+                     count_padding: bool = False, ledger: TokenLedger | None = None, progress: bool = False,
+                     values: str = 'fp16') -> dict:
     """Score `pairs` with the teacher (a local model, or a served engine with `prompt_logprobs`) and store top-k
-    log-probs per label position under folder `path`; the index. `bf16`: autocast (null: the machine's fast path)."""
+    log-probs per label position under folder `path` (`values`: fp16 or q8); the index. `bf16`: autocast (null: the
+    machine's fast path)."""
     from tqdm.auto import tqdm
 
     local = isinstance(teacher, torch.nn.Module)
     bf16 = resolve_bf16(bf16, next(teacher.parameters()).device) if local else bf16
     if not local and temperature != 1.0:
         raise ValueError(f"temperature: a served teacher's prompt_logprobs are at temperature 1, got {temperature}")
+    if values not in ('fp16', 'q8'):
+        raise ValueError(f"values: 'fp16' or 'q8', got {values!r}")
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    meta = dict(version=_CACHE_VERSION, k=k, temperature=float(temperature), max_length=max_length, vocab_size=len(tok))
+    meta = dict(version=_CACHE_VERSION, k=k, temperature=float(temperature), max_length=max_length, vocab_size=len(tok),
+                values=values)
     index = open_cache_index(path, meta)
     todo, seen = [], set(index['examples'])
     for p, r in pairs:
@@ -205,7 +234,7 @@ def build_topk_cache(teacher, tok, pairs: list[tuple], path, k: int = 64, max_le
 
 # %% ../../nbs/30_distill/33_kd.ipynb #1def2a14
 class TopKCache:
-    "Read side of a top-k cache folder: `cache[ids]` -> `(values fp16 R×k, indices int32 R×k)`; shards load lazily."
+    "Read side of a top-k cache folder: `cache[ids]` -> `(values fp32 R×k, indices int32 R×k)`; shards load lazily."
 
     live = False  # paid for when it was built
     def __init__(self, path):
@@ -217,8 +246,8 @@ class TopKCache:
             )
         self.index = json.loads(f.read_text())
         self._shards = {}
-        if self.index.get('version') != _CACHE_VERSION:
-            raise ValueError(f"{f}: cache version {self.index.get('version')} != {_CACHE_VERSION}; rebuild it")
+        if self.index.get('version') not in (1, _CACHE_VERSION):
+            raise ValueError(f"{f}: cache version {self.index.get('version')} is not 1 or {_CACHE_VERSION}; rebuild it")
 
     def __len__(self):
         return len(self.index['examples'])
@@ -238,8 +267,7 @@ class TopKCache:
         s, row, n = e
         if s not in self._shards:
             self._shards[s] = load_file(str(self.path / self.index['shards'][s]))
-        sh = self._shards[s]
-        return sh['values'][row : row + n], sh['indices'][row : row + n]
+        return unpack_topk(self._shards[s], row, n)
 
     def rows_many(self, items: list[tuple]) -> list[tuple]:
         "The label rows of `(ids, n_p)` examples (`n_p` is implied by the cache; `ServedTopK` needs it)."

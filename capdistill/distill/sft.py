@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from ..core.config import Config, cfield
-from ..core.fastpath import resolve_bf16
+from ..core.fastpath import resolve_bf16, use_compile, compiled_layers
 from ..core.ledger import TokenLedger
 from ..core.models import encode_chat
 from ..core.rundir import write_json_atomic
@@ -36,6 +36,8 @@ class SFTConfig(Config):
     grad_clip: float = cfield(1.0, gt=0, help='gradient-norm clip')
     warmup_steps: int = cfield(0, ge=0, help='linear learning-rate warmup steps')
     bf16: bool | None = cfield(None, help="bf16 autocast for the forward passes; null: the machine's fast path")
+    compile: bool | None = cfield(None, help='torch.compile the decoder layers while training; null: when the run '
+                                  'plans at least core.fastpath.COMPILE_MIN_STEPS steps')
     count_prompt: bool = cfield(True, help='charge prompt tokens (student_train_prompt) as well as label tokens')
     count_padding: bool = cfield(False, help="also charge each batch's padding (to student_train_prompt)")
     packing: bool = cfield(False, help='sft: padding-free batches, the examples end to end in one row (positions '
@@ -395,9 +397,9 @@ def start_training(model, cfg, ledger, optimizer=None, accelerator=None, extra_s
         acc = Accelerator()
     if trim_memory:
         release_freed_memory()
-    opt = optimizer or torch.optim.AdamW(
-        [p for p in model.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay
-    )
+    params = [p for p in model.parameters() if p.requires_grad]
+    fused = not is_fsdp2(model) and all(p.device.type in ('cpu', 'cuda') for p in params)  # one kernel per step
+    opt = optimizer or torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused)
     sched = scheduler or warmup_schedule(opt, cfg.warmup_steps)
     if is_fsdp2(model):  # FSDP2 reduce-scatters the gradients itself: no DDP wrapper
         opt = acc.prepare(opt)
@@ -460,29 +462,32 @@ def train_loop(model, examples: list[dict], cfg, ledger, *, fit, charge, loss_fn
     if stats['finished']:
         return stats
     W = acc.num_processes
-    bar = tqdm(total=cfg.epochs * math.ceil(len(examples) / (cfg.batch_size * W)), initial=stats['steps'],
-               disable=not progress or not acc.is_main_process, desc=desc)
+    total = cfg.epochs * math.ceil(len(examples) / (cfg.batch_size * W))
+    bar = tqdm(total=total, initial=stats['steps'], disable=not progress or not acc.is_main_process, desc=desc)
     st.model.train()
-    t0 = time.time()
+    t0, dev = time.time(), next(model.parameters()).device
     try:
-        for nxt, idx in global_batches(len(examples), cfg, W, acc.process_index, cursor):
-            local = [examples[i] for i in idx]
-            if before_batch is not None:
-                local = before_batch(acc.unwrap_model(st.model), local, stats, st.gen)
-            rows, kept, cut = fit_global_batch(st, local, fit)
-            if kept is None:
-                continue
-            if not kept:
-                stats['stopped_by_budget'] = True
-                break
-            train_step(st, local, rows, kept, charge, loss_fn, bar)
-            if cut:
-                stats['stopped_by_budget'] = True
-                break
-            if save_every and stats['steps'] % save_every == 0 and acc.sync_gradients:
-                st.save(checkpoint_dir, nxt)
-            if on_step:
-                on_step(stats)
+        with compiled_layers(acc.unwrap_model(st.model), use_compile(cfg.compile, total - stats['steps'], dev)) as nc:
+            stats['compiled_layers'] = nc
+            for nxt, idx in global_batches(len(examples), cfg, W, acc.process_index, cursor):
+                local = [examples[i] for i in idx]
+                if before_batch is not None:
+                    with torch.compiler.set_stance('force_eager'):  # GKD's sampling stays eager (the KV cache)
+                        local = before_batch(acc.unwrap_model(st.model), local, stats, st.gen)
+                rows, kept, cut = fit_global_batch(st, local, fit)
+                if kept is None:
+                    continue
+                if not kept:
+                    stats['stopped_by_budget'] = True
+                    break
+                train_step(st, local, rows, kept, charge, loss_fn, bar)
+                if cut:
+                    stats['stopped_by_budget'] = True
+                    break
+                if save_every and stats['steps'] % save_every == 0 and acc.sync_gradients:
+                    st.save(checkpoint_dir, nxt)
+                if on_step:
+                    on_step(stats)
         stats['finished'] = True
         stats['seconds'] = stats.get('seconds', 0) + time.time() - t0
         st.save(checkpoint_dir, [cfg.epochs, 0])
