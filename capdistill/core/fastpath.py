@@ -133,7 +133,7 @@ def apply_threads() -> int:
     return torch.get_num_threads()
 
 # %% ../../nbs/00_core/06_fastpath.ipynb #bc4a4ee1
-COMPILE_MIN_STEPS = 40  # planned steps from which compiling pays: ~25 s to compile, ~1.5 s saved a step (Intel AMX)
+COMPILE_MIN_STEPS = 40  # planned steps from which compiling pays: twice the ~21 steps it took on Intel AMX
 
 
 def use_compile(flag: bool | None, planned_steps: int, device='cpu') -> bool:

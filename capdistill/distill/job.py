@@ -45,9 +45,9 @@ class DistillConfig(Config):
     teacher_cache: str = cfield('auto', choices=('auto', 'always', 'never'),
                                 help='kd with local teacher weights (forward_kl): score the data once into a top-k '
                                 'cache and train every epoch from it; auto: when train.epochs > 1')
-    cache_topk: int = cfield(64, ge=1, help="top-k log-probs per position of a local teacher's cache")
-    cache_values: str = cfield('fp16', choices=('fp16', 'q8'), help="the cache's log-probs: fp16, or q8 (8-bit gaps "
-                               'below each position\'s top: half the bytes, see `33_kd`)')
+    cache_topk: int = cfield(48, ge=1, help="top-k log-probs per position of a local teacher's cache")
+    cache_values: str = cfield('q8', choices=('fp16', 'q8'), help="the cache's log-probs: q8 (8-bit gaps below each "
+                               "position's top, see `33_kd`) or fp16")
     save_every: int = cfield(50, ge=0, help='checkpoint every N steps (0: only at the end); reruns resume')
     output_root: str = cfield('runs/distill', help='runs go to <output_root>/<method>/seed_<seed> unless --output-dir')
     report_to: str | list[str] = report_to_field()

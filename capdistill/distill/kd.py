@@ -98,7 +98,7 @@ def ids_key(ids) -> str:
 def _teacher_logits(teacher, x, m, bf16: bool):
     dev = next(teacher.parameters()).device
     with torch.no_grad(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
-        return teacher(input_ids=x.to(dev), attention_mask=m.to(dev)).logits
+        return teacher(input_ids=x.to(dev), attention_mask=m.to(dev), use_cache=False).logits
 
 
 def open_cache_index(path: Path, meta: dict) -> dict:
@@ -311,7 +311,8 @@ def _teacher_hidden(teacher, x, m):
     body, head = _head_body(teacher)
     dev = next(teacher.parameters()).device
     with torch.inference_mode():
-        return body(input_ids=x.to(dev), attention_mask=m.to(dev)).last_hidden_state, head.weight
+        out = body(input_ids=x.to(dev), attention_mask=m.to(dev), use_cache=False)
+        return out.last_hidden_state, head.weight
 
 # %% ../../nbs/30_distill/33_kd.ipynb #7a4f0893
 def open_topk_cache(topk_cache, cfg: KDConfig) -> TopKCache:
@@ -346,7 +347,7 @@ def fused_batch_loss(model, x, am, lab, mask, cfg: KDConfig, teacher=None, topk=
     hk = body.register_forward_hook(lambda mod, a, out: cap.__setitem__('h', out.last_hidden_state))
     try:
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-            model(input_ids=x, attention_mask=am, logits_to_keep=1)
+            model(input_ids=x, attention_mask=am, logits_to_keep=1, use_cache=False)
     finally:
         hk.remove()
     hs = cap['h'][:, :-1]  # (B, T-1, H): position j predicts token j+1
@@ -362,7 +363,7 @@ def fused_batch_loss(model, x, am, lab, mask, cfg: KDConfig, teacher=None, topk=
 def logits_batch_loss(model, x, am, lab, mask, cfg: KDConfig, teacher=None, topk=None):
     "`(loss, kd)` from full logits and the sequence-chunked losses (heads that cannot be fused, sharded weights)."
     with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-        s = model(input_ids=x, attention_mask=am).logits[:, :-1]  # (B, T-1, V)
+        s = model(input_ids=x, attention_mask=am, use_cache=False).logits[:, :-1]  # (B, T-1, V)
     if topk is None:
         t = _teacher_logits(teacher, x, am, cfg.teacher_bf16)[:, :-1].to(x.device)  # (B, T-1, V)
         kd = kd_loss(s, t, mask, cfg.kind, cfg.temperature, cfg.beta, cfg.alpha, cfg.chunk_size)

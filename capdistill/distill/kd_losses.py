@@ -417,8 +417,8 @@ def response_divergences(student, teacher, tok, pairs, kinds=DIVERGENCE_METRICS,
     for b in range(0, len(enc), batch_size):
         x, m, y = collate(enc[b : b + batch_size], tok.pad_token_id, dev)  # (B, T) each
         mask = y[:, 1:] != -100  # (B, T-1): the positions that predict a response token
-        s = student(input_ids=x, attention_mask=m).logits[:, :-1]  # (B, T-1, V)
-        t = teacher(input_ids=x.to(tdev), attention_mask=m.to(tdev)).logits[:, :-1].to(dev)  # (B, T-1, V)
+        s = student(input_ids=x, attention_mask=m, use_cache=False).logits[:, :-1]  # (B, T-1, V)
+        t = teacher(input_ids=x.to(tdev), attention_mask=m.to(tdev), use_cache=False).logits[:, :-1].to(dev)
         d, k = batch_divergences(s, t, mask, kinds, temperature, **kw), int(mask.sum())
         for name in kinds:
             tot[name] += d[name] * k

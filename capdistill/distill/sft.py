@@ -513,7 +513,7 @@ def sft_loss(model, rows: list[dict], pad_id: int, bf16: bool = True, packing: b
         kw = dict(position_ids=pos, use_cache=False)  # a cache would turn the packed-sequence detection off
     else:
         x, am, y = collate(batch, pad_id, dev)  # (B, T) each
-        kw = dict(attention_mask=am)
+        kw = dict(attention_mask=am, use_cache=False)  # no KV cache to build while training
     with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
         logits = model(input_ids=x, **kw).logits  # (B, T, V)
     ce = torch.nn.functional.cross_entropy(

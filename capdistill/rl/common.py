@@ -114,7 +114,7 @@ def token_logprobs(model, x, m, autocast: bool = False):
     "`(B, T-1)` log-probabilities of each next token `x[:, 1:]` under `model` (position `i` predicts token `i+1`)."
     dev = next(model.parameters()).device
     with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=autocast):
-        logits = model(input_ids=x, attention_mask=m).logits[:, :-1].float()  # (B, T-1, V)
+        logits = model(input_ids=x, attention_mask=m, use_cache=False).logits[:, :-1].float()  # (B, T-1, V)
     return torch.log_softmax(logits, -1).gather(-1, x[:, 1:, None]).squeeze(-1)
 
 
