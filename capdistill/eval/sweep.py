@@ -490,7 +490,8 @@ def results_table(agg) -> str:
                 *([f"Same in every row: {', '.join(f'{k}={v}' for k, v in same.items())}.", ''] if same else [])]
         labels, cells = [], []
         for lab, dd in d.groupby(d.config.map(lambda c: json.dumps(c, sort_keys=True)), sort=True):
-            vals = dict.fromkeys(str(json.loads(lab).get(k)) for k in vary)  # shared values once: task, eval_task
+            c = json.loads(lab)  # a key this configuration lacks (a parameter newer than its run) is not said
+            vals = dict.fromkeys(str(c[k]) for k in vary if c.get(k) is not None)  # shared values once: task, eval_task
             labels.append(' '.join(vals) or 'all')
             cells.append([_cell(dd[dd.metric == m]) for m in mets])
         if len(mets) > 8:  # many metrics: one row per metric, one column per configuration
