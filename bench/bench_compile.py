@@ -5,12 +5,12 @@ clean caches), the sides in turn A B C A B C ..., the compiled one with an empty
 first step pays a cold compile); tokens/s after 2 warm-up steps, median and spread over every timed step, the compile
 time and the steps after which compiling has paid for itself."""
 
-import argparse, json, os, statistics, sys, tempfile, time
+import json, os, statistics, sys, tempfile, time
 from contextlib import nullcontext
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import ab_lines, ab_result, gsm8k_pairs, machine_info, run_isolated
+from common import bench_cli, ab_lines, ab_result, gsm8k_pairs, machine_info, run_isolated
 
 B, T, WARMUP = 8, 256, 2
 SIDES = {'eager, foreach AdamW': (False, False), 'eager, fused AdamW': (False, True),
@@ -78,10 +78,4 @@ def main(rounds=2, steps=8):
 
 
 if __name__ == '__main__':
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument('--worker', nargs='*')
-    a = ap.parse_args()
-    if a.worker:
-        worker(a.worker[0], int(a.worker[1]), int(a.worker[2]))
-    else:
-        main()
+    bench_cli(__doc__, worker, main)

@@ -3,11 +3,11 @@ pruned SmolLM2 student, SmolLM2 teacher, same data and batch (B8, ≤T256, bf16)
 Prints step time, peak RSS and the ratios (target with a live teacher: >= 1.5x faster). capdistill runs its default
 path: fused hidden-states-in KD loss, teacher in bf16 weights, glibc allocator thresholds set by the training loop."""
 
-import argparse, sys, tempfile
+import sys, tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import gsm8k_pairs, machine_info, peer_comparison, worker_result, StepTimer
+from common import bench_cli, gsm8k_pairs, machine_info, peer_comparison, worker_result, StepTimer
 
 B, T, LR = 8, 256, 5e-5
 
@@ -82,10 +82,4 @@ def main(steps=5, warmup=2):
 
 
 if __name__ == '__main__':
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument('--worker', nargs='*')
-    a = ap.parse_args()
-    if a.worker:
-        worker(a.worker[0], int(a.worker[1]), int(a.worker[2]))
-    else:
-        main()
+    bench_cli(__doc__, worker, main)

@@ -6,11 +6,11 @@ the cache. The peer is TRL's GKDTrainer(lmbda=0, beta=0: forward KL on the fixed
 TRL 1.16's DistillationTrainer only trains on-policy (it generates from prompts), so it has no fixed-dataset job to
 compare (its on-policy step is `bench_onpolicy`)."""
 
-import argparse, gc, json, sys, tempfile, time
+import gc, json, sys, tempfile, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import gsm8k_pairs, machine_info, peak_rss_mb, run_isolated
+from common import bench_cli, gsm8k_pairs, machine_info, peak_rss_mb, run_isolated
 
 B, T, LR, N, EPOCHS = 8, 256, 5e-5, 64, 3
 
@@ -85,10 +85,4 @@ def main():
 
 
 if __name__ == '__main__':
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument('--worker', nargs='*')
-    a = ap.parse_args()
-    if a.worker:
-        worker(a.worker[0])
-    else:
-        main()
+    bench_cli(__doc__, worker, main, (str,))

@@ -5,11 +5,11 @@ teacher, the same GSM8K prompts, batch (B8), completion length (64 new tokens, s
 both sides (TRL's default turns it on; capdistill does not use it): the same compute per step.
 Prints the step time (generation + teacher scoring + update), peak RSS and the ratios."""
 
-import argparse, sys, tempfile
+import sys, tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import gsm8k_pairs, machine_info, peer_comparison, worker_result, StepTimer
+from common import bench_cli, gsm8k_pairs, machine_info, peer_comparison, worker_result, StepTimer
 
 B, NEW, T, LR = 8, 64, 256, 5e-5
 
@@ -64,10 +64,4 @@ def main(steps=4, warmup=1):
 
 
 if __name__ == '__main__':
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument('--worker', nargs='*')
-    a = ap.parse_args()
-    if a.worker:
-        worker(a.worker[0], int(a.worker[1]), int(a.worker[2]))
-    else:
-        main()
+    bench_cli(__doc__, worker, main)

@@ -1,9 +1,20 @@
 """Shared helpers for the benchmarks: isolated subprocess runs, peak RSS, data, FLOP counting."""
 
-import json, os, resource, statistics, subprocess, sys, time
+import argparse, json, os, resource, statistics, subprocess, sys, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def bench_cli(doc: str, worker, main, arg_types=(str, int, int)):
+    "A benchmark's command line: `--worker ARGS` runs `worker(*ARGS)` (converted by `arg_types`), else `main()`."
+    ap = argparse.ArgumentParser(description=doc)
+    ap.add_argument('--worker', nargs='*')
+    a = ap.parse_args()
+    if a.worker:
+        worker(*(t(x) for t, x in zip(arg_types, a.worker)))
+    else:
+        main()
 
 
 def peak_rss_mb() -> float:
