@@ -21,11 +21,13 @@ def worker(side: str, steps: int, seed: int):
     import torch
     from capdistill.core.fastpath import compiled_layers, resolve_bf16
     from capdistill.core.models import encode_chat, load_model
+    from capdistill.distill.fused_head import head_and_body
     from capdistill.distill.sft import sft_loss
 
     compile_, fused = SIDES[side]
     model, tok = load_model('smollm2-135m-pruned', device='cpu')
     model.train()
+    body, head = head_and_body(model)  # the fused head, as sft_train runs a plain causal LM
     bf16 = resolve_bf16(None)
     pairs = gsm8k_pairs(B * (steps + WARMUP), seed=seed)
     batches = [[dict(ids=ids, n_p=n_p) for ids, n_p in (encode_chat(tok, p, r, T) for p, r in pairs[i:i + B])]
@@ -35,7 +37,7 @@ def worker(side: str, steps: int, seed: int):
     with compiled_layers(model) if compile_ else nullcontext():
         for rows in batches:
             t0 = time.perf_counter()
-            loss, _ = sft_loss(model, rows, tok.pad_token_id, bf16=bf16)
+            loss, _ = sft_loss(model, rows, tok.pad_token_id, bf16=bf16, body=body, head=head)
             loss.backward()
             opt.step()
             opt.zero_grad(set_to_none=True)

@@ -21,10 +21,12 @@ def main():
     from torch.profiler import ProfilerActivity, profile
     from capdistill.core.fastpath import compiled_layers, resolve_bf16
     from capdistill.core.models import encode_chat, load_model
+    from capdistill.distill.fused_head import head_and_body
     from capdistill.distill.sft import sft_loss
 
     model, tok = load_model('smollm2-135m-pruned', device='cpu')
     model.train()
+    body, head = head_and_body(model)  # the fused head, as sft_train runs a plain causal LM
     opt = torch.optim.AdamW(model.parameters(), lr=1e-5, fused=True)
     bf16 = resolve_bf16(None)
     pairs = gsm8k_pairs(4 * B, seed=4)
@@ -32,7 +34,7 @@ def main():
                for k in range(0, len(pairs), B)]
 
     def step(rows):
-        loss, _ = sft_loss(model, rows, tok.pad_token_id, bf16=bf16)
+        loss, _ = sft_loss(model, rows, tok.pad_token_id, bf16=bf16, body=body, head=head)
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)

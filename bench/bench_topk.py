@@ -8,23 +8,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import gsm8k_pairs, machine_info
 
 
-def cached_rows(cache, enc, mask, k):
-    "B×T×k values and indices of the encoded examples `enc` from `cache`, placed at the label positions of `mask`."
-    import torch
-
-    v = torch.full((*mask.shape, k), -30.0)
-    idx = torch.zeros((*mask.shape, k), dtype=torch.int32)
-    for r, (ids, n_p) in enumerate(enc):
-        cv, ci = cache[ids]
-        v[r, n_p - 1 : len(ids) - 1], idx[r, n_p - 1 : len(ids) - 1] = cv, ci
-    return v, idx
-
-
 def main(n=16, ks=(32, 48, 64, 256)):
     import torch
     from capdistill.core.models import load_model, encode_chat
     from capdistill.distill.kd_losses import kd_loss, topk_kd_loss
-    from capdistill.distill.kd import TopKCache, build_topk_cache
+    from capdistill.distill.kd import TopKCache, build_topk_cache, cached_topk_batch
 
     student, tok = load_model('smollm2-135m-pruned', device='cpu')
     teacher, _ = load_model('smollm2-135m-instruct', device='cpu')
@@ -52,7 +40,7 @@ def main(n=16, ks=(32, 48, 64, 256)):
             with tempfile.TemporaryDirectory() as d:
                 build_topk_cache(teacher, tok, pairs, d, k=k, values=values)
                 size = sum(f.stat().st_size for f in Path(d).rglob('*') if f.is_file())
-                v, idx = cached_rows(TopKCache(d), enc, mask, k)  # (B, T, k) each, as training reads them
+                v, idx = cached_topk_batch(TopKCache(d), enc, enc, T + 1, 'cpu')  # (B, T, k): as training reads it
             approx = topk_kd_loss(sl, v, idx, mask).item()
             r = res['k'][f'{k} {values}'] = {'k': k, 'values': values, 'bytes': size, 'ratio': dense_bytes / size,
                                               'kl': approx, 'rel_err': abs(approx - dense) / dense}

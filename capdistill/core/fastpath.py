@@ -12,9 +12,10 @@ import torch
 from .config import capdistill_home
 
 # %% auto #0
-__all__ = ['MATMUL_ISA', 'COMPILE_MIN_STEPS', 'cpu_model', 'matmul_tflops', 'FastPath', 'choose_dtype', 'fast_path_file',
-           'measure_fast_path', 'fast_path', 'resolve_bf16', 'machine_threads', 'apply_threads', 'use_compile',
-           'decoder_layers', 'compiled_layers']
+__all__ = ['MATMUL_ISA', 'COMPILE_MIN_STEPS', 'COMPILE_SPEEDUP', 'COMPILED_SHAPES', 'cpu_model', 'matmul_tflops', 'FastPath',
+           'choose_dtype', 'fast_path_file', 'measure_fast_path', 'fast_path', 'resolve_bf16', 'machine_threads',
+           'apply_threads', 'compile_record_file', 'model_shape', 'read_compile_records', 'compile_pays',
+           'record_compile', 'use_compile', 'decoder_layers', 'compiled_layers']
 
 # %% ../../nbs/00_core/06_fastpath.ipynb #511964b6
 MATMUL_ISA = ('amx_bf16', 'avx512_bf16', 'avx512f', 'avx2')
@@ -133,16 +134,67 @@ def apply_threads() -> int:
     return torch.get_num_threads()
 
 # %% ../../nbs/00_core/06_fastpath.ipynb #bc4a4ee1
-COMPILE_MIN_STEPS = 40  # planned steps from which compiling pays: twice the ~21 steps it took on Intel AMX
+COMPILE_MIN_STEPS = 40  # planned steps from which a cold compile pays: twice the ~21 steps it took on Intel AMX
+COMPILE_SPEEDUP = 1.4  # eager / compiled step time of the decoder-layer compile (bench_compile: 1.41x, Intel AMX)
 
 
-def use_compile(flag: bool | None, planned_steps: int, device='cpu') -> bool:
-    "Compile or not: `flag` when given, else when `planned_steps` ≥ `COMPILE_MIN_STEPS` (a CPU needs a C++ compiler)."
+def compile_record_file(cache_root=None) -> Path:
+    "This machine's measured compile costs, `{model shape: {'compile_s', 'step_s'}}` (keyed like `fast_path_file`)."
+    fp = fast_path_file(cache_root)
+    return fp.with_name(f'compile-{fp.stem}.json')
+
+
+def model_shape(model) -> str:
+    "A model's class and shape (what a compiled decoder layer depends on), as a record key."
+    c = getattr(model, 'config', None)
+    keys = ('hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads', 'num_key_value_heads')
+    return f"{type(model).__name__}:" + ','.join(str(getattr(c, k, '?')) for k in keys)
+
+# %% ../../nbs/00_core/06_fastpath.ipynb #94329286
+def read_compile_records(cache_root=None) -> dict:
+    "The compile records of this machine (empty when there are none or the file is damaged)."
+    try:
+        return json.loads(compile_record_file(cache_root).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def compile_pays(model, planned_steps: int, cache_root=None) -> bool:
+    """Do `planned_steps` save the compile time last measured for `model`'s shape (a cold or warm compile; the next
+    one finds the disk cache warm)? With no record: the cold rule, `COMPILE_MIN_STEPS`."""
+    rec = read_compile_records(cache_root).get(model_shape(model))
+    if rec is None:
+        return planned_steps >= COMPILE_MIN_STEPS
+    saving = rec['step_s'] * (COMPILE_SPEEDUP - 1)  # eager step − compiled step, per step
+    return planned_steps * saving >= rec['compile_s']
+
+
+COMPILED_SHAPES: set = set()  # model shapes this process has compiled: a second compile reuses the first
+
+
+def record_compile(model, step_seconds: list[float], cache_root=None, reused: bool = False) -> dict | None:
+    """Record a compiled run's first-step overhead and typical step (at least 3 steps); the record, or None. Not when
+    the run `reused` this process's earlier compile (free here, not in the next process)."""
+    if len(step_seconds) < 3 or reused:
+        return None
+    steady = sorted(step_seconds[1:])[(len(step_seconds) - 1) // 2]  # the median of the later steps
+    rec = {'compile_s': round(max(0.0, step_seconds[0] - steady), 3), 'step_s': round(steady, 3)}
+    path = compile_record_file(cache_root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f'.{os.getpid()}.tmp')
+    tmp.write_text(json.dumps(read_compile_records(cache_root) | {model_shape(model): rec}, indent=1))
+    os.replace(tmp, path)
+    return rec
+
+# %% ../../nbs/00_core/06_fastpath.ipynb #f78adfea
+def use_compile(flag: bool | None, planned_steps: int, device='cpu', model=None) -> bool:
+    """Compile or not: `flag` when given, else when it pays for `model` (`compile_pays`; without a model, from
+    `COMPILE_MIN_STEPS` planned steps). A CPU needs a C++ compiler."""
     if flag is not None:
         return bool(flag)
     if torch.device(device).type == 'cpu' and not (shutil.which('g++') or shutil.which('c++')):
         return False
-    return planned_steps >= COMPILE_MIN_STEPS
+    return compile_pays(model, planned_steps) if model is not None else planned_steps >= COMPILE_MIN_STEPS
 
 
 def decoder_layers(model) -> list:
@@ -152,8 +204,12 @@ def decoder_layers(model) -> list:
 # %% ../../nbs/00_core/06_fastpath.ipynb #d3c1f470
 @contextmanager
 def compiled_layers(model, enabled: bool = True):
-    "Inside the block each decoder layer's forward is `torch.compile`d (dynamic shapes); eager again after it."
+    """Inside the block each decoder layer's forward is `torch.compile`d (dynamic shapes); eager again after it.
+    Inductor caches under `$CAPDISTILL_HOME/inductor` unless `TORCHINDUCTOR_CACHE_DIR` is set."""
     layers = decoder_layers(model) if enabled else []
+    if layers:  # inductor's on-disk cache beside the compile records, unless the user placed it
+        os.environ.setdefault('TORCHINDUCTOR_CACHE_DIR', str(capdistill_home() / 'inductor'))
+        COMPILED_SHAPES.add(model_shape(model))
     for layer in layers:
         layer.forward = torch.compile(layer.forward, dynamic=True)  # an instance attribute over the class's forward
     old = torch._dynamo.config.suppress_errors

@@ -15,16 +15,18 @@ from ..core.ledger import TokenLedger
 from ..core.rundir import write_json_atomic
 from ..core.models import encode_chat, generate
 from functools import partial
-from .sft import (SFTConfig, batch_charge, fit_batch, collate, encode_examples, is_fsdp2,
-                                    is_sharded, resolve_precision, train_loop)
+from .sft import (SFTConfig, batch_charge, fit_batch, collate, encode_examples, can_fuse_head,
+                                    resolve_precision, train_loop)
+from .fused_head import head_and_body, final_hidden
 from .kd_losses import (KINDS, kd_loss, topk_kd_loss, fused_kd_loss, fused_topk_kd_loss,
                                          response_divergences)
 
 # %% auto #0
 __all__ = ['Q8_RANGE', 'KDConfig', 'teacher_charge', 'kd_charge', 'pack_topk', 'unpack_topk', 'ids_key', 'open_cache_index',
            'write_shard', 'teacher_topk_rows', 'topk_from_prompt_logprobs', 'served_topk_rows', 'ServedTopK',
-           'build_topk_cache', 'TopKCache', 'open_topk_cache', 'prepare_teacher', 'fused_batch_loss',
-           'logits_batch_loss', 'kd_batch_loss', 'on_policy_rows', 'kd_train', 'gkd_train', 'heldout_divergence']
+           'build_topk_cache', 'TopKCache', 'cached_topk_batch', 'open_topk_cache', 'prepare_teacher',
+           'fused_batch_loss', 'logits_batch_loss', 'kd_batch_loss', 'on_policy_rows', 'kd_train', 'gkd_train',
+           'heldout_divergence']
 
 # %% ../../nbs/30_distill/33_kd.ipynb #87d0a4a1
 @dataclass
@@ -274,8 +276,9 @@ class TopKCache:
         return [self[ids] for ids, _ in items]
 
 # %% ../../nbs/30_distill/33_kd.ipynb #76d4e641
-def _topk_batch(cache, full, batch, T, device):
-    "B×(T-1)×k cached values/indices for a (possibly truncated) batch; `full` are the untruncated encodings."
+def cached_topk_batch(cache, full, batch, T, device):
+    """B×(T-1)×k top-k values/indices from `cache` at the label positions of a (possibly truncated) batch of
+    `(ids, n_p)`; `full` are the untruncated encodings (the cache's keys). Other positions hold a uniform filler."""
     k = cache.index['k']
     vals = torch.full((len(batch), T - 1, k), -math.log(k), dtype=torch.float32)
     idx = torch.zeros((len(batch), T - 1, k), dtype=torch.int32)
@@ -286,29 +289,9 @@ def _topk_batch(cache, full, batch, T, device):
     return vals.to(device), idx.to(device)
 
 
-def _head_body(model):
-    "The decoder body (returns the final-norm hidden states) and the LM head of a causal LM (peft-wrapped or not)."
-    m = model.get_base_model() if hasattr(model, 'get_base_model') else model
-    return getattr(m, m.base_model_prefix), m.get_output_embeddings()
-
-
-def _fusable(model, acc) -> bool:
-    "Can the loss take hidden states + head weight (a bias-free linear head, no logit scaling, weights not sharded)?"
-    _, head = _head_body(model)
-    c = model.config
-    return (
-        isinstance(head, torch.nn.Linear)
-        and head.bias is None
-        and not is_sharded(acc)
-        and not is_fsdp2(model)
-        and not getattr(c, 'final_logit_softcapping', None)
-        and getattr(c, 'logit_scale', None) in (None, 1, 1.0)
-    )
-
-
 def _teacher_hidden(teacher, x, m):
     "The teacher's final hidden states (inference mode, its own weights' dtype) and its LM head weight."
-    body, head = _head_body(teacher)
+    body, head = head_and_body(teacher)
     dev = next(teacher.parameters()).device
     with torch.inference_mode():
         out = body(input_ids=x.to(dev), attention_mask=m.to(dev), use_cache=False)
@@ -343,14 +326,8 @@ def prepare_teacher(teacher, cfg: KDConfig):
 # %% ../../nbs/30_distill/33_kd.ipynb #0274afc7
 def fused_batch_loss(model, x, am, lab, mask, cfg: KDConfig, teacher=None, topk=None, body=None, head=None):
     "`(loss, kd)` from the student's hidden states and LM head (`body`, `head`): no B×T×V logits tensor exists."
-    cap = {}
-    hk = body.register_forward_hook(lambda mod, a, out: cap.__setitem__('h', out.last_hidden_state))
-    try:
-        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-            model(input_ids=x, attention_mask=am, logits_to_keep=1, use_cache=False)
-    finally:
-        hk.remove()
-    hs = cap['h'][:, :-1]  # (B, T-1, H): position j predicts token j+1
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+        hs = final_hidden(model, body, input_ids=x, attention_mask=am)[:, :-1]  # (B, T-1, H): j predicts j+1
     kw = dict(chunk_rows=cfg.chunk_size * x.shape[0], ce_weight=cfg.ce_weight, labels=lab.clamp(min=0),
               matmul_dtype=torch.bfloat16 if cfg.bf16 else None, return_kd=True)
     if topk is not None:
@@ -386,7 +363,7 @@ def kd_batch_loss(model, rows: list[dict], *, pad_id: int, cfg: KDConfig, teache
     mask = lab != -100
     topk = None
     if cache is not None:
-        topk = _topk_batch(cache, [(e['full_ids'], e['n_p']) for e in rows], batch, x.shape[1], dev)
+        topk = cached_topk_batch(cache, [(e['full_ids'], e['n_p']) for e in rows], batch, x.shape[1], dev)
     if fused:
         loss, kd = fused_batch_loss(model, x, am, lab, mask, cfg, teacher, topk, body, head)
     else:
@@ -433,8 +410,8 @@ def _train(student, teacher, tok, pairs, cfg, ledger, topk_cache=None, lmbda=0.0
         accelerator = Accelerator()
     if teacher is not None:
         prepare_teacher(teacher, cfg)
-    fused = _fusable(student, accelerator) and (teacher is None or _fusable(teacher, accelerator))
-    body, head = _head_body(student)
+    fused = can_fuse_head(student, accelerator) and (teacher is None or can_fuse_head(teacher, accelerator))
+    body, head = head_and_body(student)
     enc = [dict(e, full_ids=e['ids']) for e in encode_examples(tok, pairs, cfg.max_length)]
     live = cache is None or cache.live
     loss_fn = partial(kd_batch_loss, pad_id=tok.pad_token_id, cfg=cfg, teacher=teacher, cache=cache, fused=fused,

@@ -9,11 +9,11 @@ from functools import partial
 import torch
 from ..core.models import encode_chat
 from .sft import collate
+from .fused_head import FusedLinearLoss, ce_rows, select_rows
 
 # %% auto #0
 __all__ = ['KINDS', 'DIVERGENCE_METRICS', 'pointwise_divergence', 'ChunkedLoss', 'kd_loss', 'topk_kd_loss', 'teacher_topk',
-           'FusedLinearLoss', 'fused_kd_loss', 'fused_topk_kd_loss', 'logit_divergences', 'batch_divergences',
-           'response_divergences']
+           'fused_kd_loss', 'fused_topk_kd_loss', 'logit_divergences', 'batch_divergences', 'response_divergences']
 
 # %% ../../nbs/30_distill/32_kd_losses.ipynb #35750a58
 KINDS = ('forward_kl', 'reverse_kl', 'jsd', 'skew_kl', 'skew_reverse_kl', 'tvd')
@@ -169,60 +169,6 @@ def teacher_topk(teacher_logits, k: int, temperature: float = 1.0):
     return torch.log_softmax(teacher_logits.float() / temperature, -1).topk(k, dim=-1)
 
 # %% ../../nbs/30_distill/32_kd_losses.ipynb #9e4964a3
-class FusedLinearLoss(torch.autograd.Function):
-    """(Σ_rows w·fn(h Wᵀ, *aux)[0], Σ_rows w·fn(...)[1]) over chunks of rows; the gradients of `h` (N×H) and `W`
-    (V×H) are computed chunk by chunk in forward, so the N×V logits never exist. The second output is a
-    non-differentiable side value."""
-
-    @staticmethod
-    def forward(ctx, h, W, w, fn, chunk, mm_dtype, *aux):
-        need_h, need_W = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-        total = torch.zeros((), dtype=torch.float32, device=h.device)
-        side = torch.zeros_like(total)
-        gh = torch.zeros(h.shape, dtype=torch.float32, device=h.device) if need_h else None
-        gW = torch.zeros(W.shape, dtype=torch.float32, device=W.device) if need_W else None
-        Wm = W.detach().to(mm_dtype or W.dtype)
-        with torch.autocast(h.device.type, enabled=False):
-            for a in range(0, h.shape[0], chunk):
-                hc = h[a : a + chunk].detach().to(Wm.dtype)
-                wc = w[a : a + chunk]
-                s = (hc @ Wm.T).float()
-                out = fn(s, *(x[a : a + chunk] for x in aux))
-                if len(out) == 3:  # closed-form d rows / d s
-                    rows, side_rows, gs = out
-                    gs = (gs * wc[:, None]).to(Wm.dtype)
-                else:
-                    with torch.enable_grad():
-                        s.requires_grad_()
-                        rows, side_rows = fn(s, *(x[a : a + chunk] for x in aux))
-                        (gs,) = torch.autograd.grad((rows * wc).sum(), s)
-                    gs = gs.to(Wm.dtype)
-                del s, out
-                total += (rows.detach() * wc).sum()
-                side += (side_rows.detach() * wc).sum()
-                if need_h:
-                    gh[a : a + chunk] = (gs @ Wm).float()
-                if need_W:
-                    gW += (gs.T @ hc).float()
-        ctx.save_for_backward(gh.to(h.dtype) if need_h else None, gW.to(W.dtype) if need_W else None)
-        ctx.n_aux = len(aux)
-        ctx.mark_non_differentiable(side)
-        return total, side
-
-    @staticmethod
-    def backward(ctx, g, _g_side):
-        gh, gW = ctx.saved_tensors
-        return (
-            None if gh is None else gh * g,
-            None if gW is None else gW * g,
-            None,
-            None,
-            None,
-            None,
-            *[None] * ctx.n_aux,
-        )
-
-
 def _closed_form(kind, s, t, tau, beta, alpha):
     "Per-row divergence and its gradient w.r.t. the student logits `s` for kinds with a cheap closed form, else None."
     if kind == 'jsd' and beta in (0, 1):
@@ -251,41 +197,48 @@ def _closed_form(kind, s, t, tau, beta, alpha):
     return rows, L.sub_(q_term[:, None]).mul_(ps).mul_((1 - beta) / tau)
 
 
+def _with_ce(kd, g, s, lab, ce_w):
+    "`(loss rows, KD rows, d loss / d s)` with cross-entropy at `lab` mixed in at weight `ce_w` (overwrites `s`)."
+    if not ce_w:
+        return kd, kd, g
+    ce, _, gce = ce_rows(s, lab)
+    return (1 - ce_w) * kd + ce_w * ce, kd, g.mul_(1 - ce_w).add_(gce, alpha=ce_w)
+
+
 def _fused_live_rows(s, ht, lab, Wt, kind, tau, beta, alpha, scale, ce_w):
     with torch.no_grad():
         t = (ht.to(Wt.dtype) @ Wt.T).float()  # the teacher's logits of this chunk only
     if not s.requires_grad and (cf := _closed_form(kind, s, t, tau, beta, alpha)) is not None:
         kd, g = cf
-        kd, g = kd * scale, g.mul_(scale)
-        if not ce_w:
-            return kd, kd, g
-        lp = torch.log_softmax(s, -1)
-        ce = -lp.gather(-1, lab[:, None])[:, 0]
-        gce = lp.exp_()
-        gce[torch.arange(len(lab)), lab] -= 1  # ∂CE/∂s = softmax(s) − onehot
-        return (1 - ce_w) * kd + ce_w * ce, kd, g.mul_(1 - ce_w).add_(gce, alpha=ce_w)
+        return _with_ce(kd * scale, g.mul_(scale), s, lab, ce_w)
     kd = _dense_rows(s, t, kind, tau, beta, alpha) * scale
     if not ce_w:
         return kd, kd
     return (1 - ce_w) * kd + ce_w * torch.nn.functional.cross_entropy(s, lab, reduction='none'), kd
 
 
+def _topk_closed_form(s, vals, idx, tau):
+    """`_topk_rows` and its gradient w.r.t. `s`: (Q·(P + r_t) − P on the top-k − (r_t / r_s)·Q off it) / τ, with
+    P the teacher's top-k mass, r_t its tail, r_s the student's (no tail terms where r_s is clamped, as autograd)."""
+    lps = torch.log_softmax(s / tau if tau != 1 else s, -1)  # (N, V)
+    idx = idx.long()
+    lq, lp = lps.gather(-1, idx), vals.float()  # (N, k)
+    p = lp.exp()
+    r_t = (1 - p.sum(-1)).clamp(min=0)
+    lsq = torch.logsumexp(lq, -1)
+    lr_s = _log1mexp(lsq)
+    rows = _kl_terms(lp, lq).sum(-1) + torch.xlogy(r_t, r_t) - r_t * lr_s
+    free = lsq < -1e-7  # where r_s is clamped the tail term has no gradient
+    ratio = torch.where(free, r_t * torch.exp(-lr_s), 0)  # r_t / r_s
+    q = lps.exp_()  # Q, in place
+    g = q * (p.sum(-1) + torch.where(free, r_t, 0) - ratio)[:, None]
+    g.scatter_add_(-1, idx, q.gather(-1, idx) * ratio[:, None] - p)
+    return rows, g.div_(tau)
+
+
 def _fused_topk_rows(s, vals, idx, lab, tau, scale, ce_w):
-    kd = _topk_rows(s, vals, idx, tau) * scale
-    if not ce_w:
-        return kd, kd
-    return (1 - ce_w) * kd + ce_w * torch.nn.functional.cross_entropy(s, lab, reduction='none'), kd
-
-
-def _select(mask, h, *xs):
-    "Rows of B×T×… tensors at the positions where `mask` (B×T) is nonzero, and the mean weights."
-    m = mask.bool()
-    if m.shape != h.shape[:2]:
-        raise ValueError(
-            f"fused kd loss: mask has shape {tuple(m.shape)}, expected {tuple(h.shape[:2])} (the hidden states' B×T)"
-        )
-    n = int(m.sum())
-    return n, h[m], [x[m] if x is not None else None for x in xs]
+    kd, g = _topk_closed_form(s, vals, idx, tau)
+    return _with_ce(kd * scale, g.mul_(scale), s, lab, ce_w)
 
 
 def fused_kd_loss(
@@ -311,7 +264,7 @@ def fused_kd_loss(
     _checked_kind(kind, beta, alpha, temperature)
     if ce_weight and labels is None:
         raise ValueError("fused_kd_loss: ce_weight > 0 needs the labels (B×T token ids)")
-    n, hs, (ht, lab) = _select(mask, student_hidden, teacher_hidden, labels)
+    n, hs, (ht, lab) = select_rows(mask, student_hidden, teacher_hidden, labels)
     if lab is None:
         lab = torch.zeros(n, dtype=torch.long, device=hs.device)
     w = torch.full((n,), 1.0 / max(n, 1), device=hs.device)
@@ -346,7 +299,7 @@ def fused_topk_kd_loss(
     "`topk_kd_loss` from hidden states and the LM head, fused like `fused_kd_loss` (top-k values/indices B×T×k)."
     if ce_weight and labels is None:
         raise ValueError("fused_topk_kd_loss: ce_weight > 0 needs the labels (B×T token ids)")
-    n, hs, (v, i, lab) = _select(mask, student_hidden, topk_logprobs, topk_indices, labels)
+    n, hs, (v, i, lab) = select_rows(mask, student_hidden, topk_logprobs, topk_indices, labels)
     if lab is None:
         lab = torch.zeros(n, dtype=torch.long, device=hs.device)
     w = torch.full((n,), 1.0 / max(n, 1), device=hs.device)
@@ -358,6 +311,7 @@ def fused_topk_kd_loss(
     )
     loss, kd = FusedLinearLoss.apply(hs, student_head, w, fn, int(chunk_rows), matmul_dtype, v.detach(), i, lab)
     return (loss, kd) if return_kd else loss
+
 
 # %% ../../nbs/30_distill/32_kd_losses.ipynb #f9cf1104
 def logit_divergences(student_logits, teacher_logits, mask=None, temperature: float = 1.0) -> dict:

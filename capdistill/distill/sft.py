@@ -11,18 +11,20 @@ from pathlib import Path
 import numpy as np
 import torch
 from ..core.config import Config, cfield
-from ..core.fastpath import resolve_bf16, use_compile, compiled_layers
+from ..core.fastpath import (resolve_bf16, use_compile, compiled_layers, record_compile, model_shape,
+                                      COMPILED_SHAPES)
 from ..core.ledger import TokenLedger
 from ..core.models import encode_chat
 from ..core.rundir import write_json_atomic
+from .fused_head import fusable_head, final_hidden, fused_ce_loss, head_and_body
 
 # %% auto #0
 __all__ = ['SFTConfig', 'apply_lora', 'batch_charge', 'collate', 'encode_examples', 'collate_packed', 'fit_batch', 'epoch_order',
-           'is_sharded', 'latest_checkpoint', 'save_checkpoint', 'load_checkpoint', 'is_fsdp2', 'fsdp2_shard',
-           'shard_numel', 'full_weights_sum', 'gathered_state_dict', 'fsdp2_save', 'fsdp2_load', 'release_freed_memory',
-           'optimizer_step_and_record', 'new_stats', 'TrainState', 'warmup_schedule', 'start_training',
-           'global_batches', 'fit_global_batch', 'train_step', 'train_loop', 'resolve_precision', 'sft_loss',
-           'sft_train']
+           'is_sharded', 'latest_checkpoint', 'save_checkpoint', 'load_checkpoint', 'is_fsdp2', 'can_fuse_head',
+           'fsdp2_shard', 'shard_numel', 'full_weights_sum', 'gathered_state_dict', 'fsdp2_save', 'fsdp2_load',
+           'release_freed_memory', 'optimizer_step_and_record', 'new_stats', 'TrainState', 'warmup_schedule',
+           'start_training', 'global_batches', 'fit_global_batch', 'train_step', 'train_loop', 'resolve_precision',
+           'sft_loss', 'sft_train']
 
 # %% ../../nbs/30_distill/31_sft.ipynb #bc6576d9
 @dataclass
@@ -220,6 +222,11 @@ def is_fsdp2(model) -> bool:
     from torch.distributed.fsdp import FSDPModule
 
     return isinstance(model, FSDPModule)
+
+
+def can_fuse_head(model, acc) -> bool:
+    "May the loss take hidden states and the head weight (`fused_head.fusable_head`, weights not sharded)?"
+    return fusable_head(model) and not is_sharded(acc) and not is_fsdp2(model)
 
 
 def fsdp2_shard(model):
@@ -465,9 +472,14 @@ def train_loop(model, examples: list[dict], cfg, ledger, *, fit, charge, loss_fn
     total = cfg.epochs * math.ceil(len(examples) / (cfg.batch_size * W))
     bar = tqdm(total=total, initial=stats['steps'], disable=not progress or not acc.is_main_process, desc=desc)
     st.model.train()
-    t0, dev = time.time(), next(model.parameters()).device
+    t0, dev, step_s = time.time(), next(model.parameters()).device, []
+    base = acc.unwrap_model(st.model)
+    reused = model_shape(base) in COMPILED_SHAPES
+    compile_ = use_compile(cfg.compile, total - stats['steps'], dev, base)
+    if cfg.compile is None and 'compiled_layers' in stats:  # a resumed run continues as it started
+        compile_ = stats['compiled_layers'] > 0
     try:
-        with compiled_layers(acc.unwrap_model(st.model), use_compile(cfg.compile, total - stats['steps'], dev)) as nc:
+        with compiled_layers(base, compile_) as nc:
             stats['compiled_layers'] = nc
             for nxt, idx in global_batches(len(examples), cfg, W, acc.process_index, cursor):
                 local = [examples[i] for i in idx]
@@ -480,7 +492,9 @@ def train_loop(model, examples: list[dict], cfg, ledger, *, fit, charge, loss_fn
                 if not kept:
                     stats['stopped_by_budget'] = True
                     break
+                t_step = time.perf_counter()
                 train_step(st, local, rows, kept, charge, loss_fn, bar)
+                step_s.append(time.perf_counter() - t_step)
                 if cut:
                     stats['stopped_by_budget'] = True
                     break
@@ -490,6 +504,8 @@ def train_loop(model, examples: list[dict], cfg, ledger, *, fit, charge, loss_fn
                     on_step(stats)
         stats['finished'] = True
         stats['seconds'] = stats.get('seconds', 0) + time.time() - t0
+        if nc and acc.is_main_process:  # what compiling cost and gave here decides the next run (core.fastpath)
+            record_compile(base, step_s, reused=reused)
         st.save(checkpoint_dir, [cfg.epochs, 0])
     finally:
         bar.close()
@@ -504,18 +520,24 @@ def resolve_precision(cfg, model):
     return replace(cfg, **{f: resolve_bf16(getattr(cfg, f), dev) for f in fields})
 
 # %% ../../nbs/30_distill/31_sft.ipynb #640212c4
-def sft_loss(model, rows: list[dict], pad_id: int, bf16: bool = True, packing: bool = False):
-    "Masked next-token cross-entropy of a batch of `{ids, n_p}` rows (prompt and padding masked); `(loss, {})`."
+def sft_loss(model, rows: list[dict], pad_id: int, bf16: bool = True, packing: bool = False, body=None, head=None):
+    """Masked next-token cross-entropy of a batch of `{ids, n_p}` rows (prompt and padding masked); `(loss, {})`.
+    With the decoder `body` and LM `head` (`capdistill.distill.fused_head`) the head runs at label positions only."""
     dev = next(model.parameters()).device
     batch = [(e['ids'], e['n_p']) for e in rows]
     if packing:  # no attention mask: transformers masks attention across examples from the restarting positions
         x, pos, y = collate_packed(batch, dev)  # (1, ΣT) each
-        kw = dict(position_ids=pos, use_cache=False)  # a cache would turn the packed-sequence detection off
+        kw = dict(input_ids=x, position_ids=pos)
     else:
         x, am, y = collate(batch, pad_id, dev)  # (B, T) each
-        kw = dict(attention_mask=am, use_cache=False)  # no KV cache to build while training
+        kw = dict(input_ids=x, attention_mask=am)
     with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
-        logits = model(input_ids=x, **kw).logits  # (B, T, V)
+        if head is not None:  # no KV cache (a cache would also turn packed-sequence detection off)
+            h = final_hidden(model, body, **kw)  # (B, T, H)
+        else:
+            logits = model(**kw, use_cache=False).logits  # (B, T, V)
+    if head is not None:
+        return fused_ce_loss(h[:, :-1], head.weight, y[:, 1:], matmul_dtype=torch.bfloat16 if bf16 else None), {}
     ce = torch.nn.functional.cross_entropy(
         logits[:, :-1].float().reshape(-1, logits.shape[-1]), y[:, 1:].reshape(-1), ignore_index=-100
     )
@@ -531,11 +553,16 @@ def sft_train(model, tok, pairs: list[tuple], cfg: SFTConfig | None = None, ledg
     cfg = resolve_precision(cfg or SFTConfig(), model)
     cfg = replace(cfg, count_padding=False) if cfg.packing else cfg  # packed batches have no padding to charge
     ledger = ledger or TokenLedger()
+    if accelerator is None:
+        from accelerate import Accelerator
+
+        accelerator = Accelerator()
+    body, head = head_and_body(model) if can_fuse_head(model, accelerator) else (None, None)
     return train_loop(
         model, encode_examples(tok, pairs, cfg.max_length), cfg, ledger,
         fit=fit_batch,
         charge=lambda kept: batch_charge(kept, cfg.count_prompt, cfg.count_padding),
-        loss_fn=partial(sft_loss, pad_id=tok.pad_token_id, bf16=cfg.bf16, packing=cfg.packing),
+        loss_fn=partial(sft_loss, pad_id=tok.pad_token_id, bf16=cfg.bf16, packing=cfg.packing, body=body, head=head),
         optimizer=optimizer, accelerator=accelerator, checkpoint_dir=checkpoint_dir, save_every=save_every,
         progress=progress, on_step=on_step, desc='sft', scheduler=scheduler,
     )
