@@ -4,7 +4,7 @@ import argparse, json, sys, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import gsm8k_pairs, machine_info
+from common import bench_bf16, gsm8k_pairs, machine_info, precision
 
 
 def main(n_seq=8, n_batch=32, max_new=64):
@@ -21,7 +21,8 @@ def main(n_seq=8, n_batch=32, max_new=64):
     t2 = time.perf_counter() - t0
     res = {'sequential_tok_s': sum(c1) / t1, 'batched_tok_s': sum(c2) / t2, 'batch_size': n_batch}
     res['ratio'] = res['batched_tok_s'] / res['sequential_tok_s']
-    print(f"generation, SmolLM2-135M-Instruct, {max_new} new tokens, greedy, bf16 autocast ({machine_info()})")
+    print(f"generation, SmolLM2-135M-Instruct, {max_new} new tokens, greedy, {precision(bench_bf16())}"
+          f" ({machine_info()})")
     print(
         f"  batch 1: {res['sequential_tok_s']:.1f} tok/s   batch {n_batch}: {res['batched_tok_s']:.1f} tok/s   ratio"
         f" {res['ratio']:.1f}x (target >= 8x)"

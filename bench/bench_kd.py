@@ -1,13 +1,15 @@
 """Logit-KD step: capdistill's chunked KD loop vs TRL's GKDTrainer (lmbda=0: offline data, generalized JSD β=0.5),
-pruned SmolLM2 student, SmolLM2 teacher, same data and batch (B8, ≤T256, bf16), each in a fresh process.
-Prints step time, peak RSS and the ratios (target with a live teacher: >= 1.5x faster). capdistill runs its default
-path: fused hidden-states-in KD loss, teacher in bf16 weights, glibc allocator thresholds set by the training loop."""
+pruned SmolLM2 student, SmolLM2 teacher, same data and batch (B8, ≤T256, the fast path's precision), each in a
+fresh process. Prints step time, peak RSS and the ratios (target with a live teacher: >= 1.5x faster). capdistill
+runs its default path: fused hidden-states-in KD loss, teacher in the fast path's weights dtype, glibc allocator
+thresholds set by the training loop."""
 
 import sys, tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import bench_cli, gsm8k_pairs, machine_info, peer_comparison, worker_result, StepTimer
+from common import (bench_bf16, bench_cli, gsm8k_pairs, machine_info, peer_comparison, precision, worker_result,
+                    StepTimer)
 
 B, T, LR = 8, 256, 5e-5
 
@@ -16,9 +18,11 @@ def worker(which: str, steps: int, warmup: int):
     from capdistill.core.models import load_model
 
     student, tok = load_model('smollm2-135m-pruned', device='cpu')
-    # each side loads the teacher as its own docs do: capdistill in bf16 weights (KDConfig.teacher_bf16, as
-    # `capdistill distill` does), TRL in fp32 weights under its bf16 autocast
-    teacher, _ = load_model('smollm2-135m-instruct', device='cpu', dtype='bfloat16' if which == 'capdistill' else None)
+    # each side loads the teacher as its own docs do: capdistill in the fast path's weights dtype
+    # (KDConfig.teacher_bf16, as `capdistill distill` does), TRL in fp32 weights (under its autocast)
+    bf16 = bench_bf16()
+    dtype = 'bfloat16' if bf16 and which == 'capdistill' else None
+    teacher, _ = load_model('smollm2-135m-instruct', device='cpu', dtype=dtype)
     from capdistill.core.models import encode_chat
 
     pool = gsm8k_pairs(B * (steps + warmup + 1) * 3)  # examples that fit T untruncated (TRL's GKD collator requires it)
@@ -32,7 +36,7 @@ def worker(which: str, steps: int, warmup: int):
             teacher,
             tok,
             pairs,
-            KDConfig(lr=LR, batch_size=B, max_length=T, bf16=True, kind='jsd', beta=0.5, temperature=1.0),
+            KDConfig(lr=LR, batch_size=B, max_length=T, bf16=bf16, kind='jsd', beta=0.5, temperature=1.0),
             progress=False,
             on_step=timer,
         )
@@ -50,7 +54,7 @@ def worker(which: str, steps: int, warmup: int):
                 max_steps=steps + warmup + 1,
                 max_length=T,
                 learning_rate=LR,
-                bf16=True,
+                bf16=bf16,
                 use_cpu=True,
                 logging_steps=10**6,
                 save_strategy='no',
@@ -75,7 +79,8 @@ def worker(which: str, steps: int, warmup: int):
 
 
 def main(steps=5, warmup=2):
-    title = f"logit-KD step (JSD β=0.5), pruned SmolLM2 student + SmolLM2 teacher, B{B} T≤{T}, bf16 ({machine_info()})"
+    title = (f"logit-KD step (JSD β=0.5), pruned SmolLM2 student + SmolLM2 teacher, B{B} T≤{T},"
+             f" {precision(bench_bf16())} ({machine_info()})")
     verdict = lambda r: (f"  capdistill vs TRL GKDTrainer: {r['speedup']:.2f}x faster (target >= 1.5x with a live "
                          f"teacher), {r['rss_ratio']:.2f}x peak RSS")
     return peer_comparison('bench_kd.py', steps, warmup, title, verdict)

@@ -1,19 +1,19 @@
 """Logit-KD as a whole job: 3 epochs over the same 64 GSM8K examples, teacher scoring included, forward KL, pruned
-SmolLM2 student, SmolLM2 teacher, B8 T≤256, bf16; each side in a fresh process, wall time from the loaded models to
-the trained student. capdistill runs as `capdistill distill` does with `teacher_cache: auto`: it scores the data once
-into a top-k cache (the job's `cache_topk` + tail, `cache_values`), frees the teacher and trains every epoch from
-the cache. The peer is TRL's GKDTrainer(lmbda=0, beta=0: forward KL on the fixed data, the live teacher every step);
-TRL 1.16's DistillationTrainer only trains on-policy (it generates from prompts), so it has no fixed-dataset job to
-compare (its on-policy step is `bench_onpolicy`).
-capdistill runs twice: as the first job on a machine (no compile record, fresh inductor cache: its 24 steps stay eager
-by `COMPILE_MIN_STEPS`) and as a later job, after two short compiled runs of the same model left a compile record and
-a warm inductor cache (`compile: null` then decides from the record, `core.fastpath.compile_pays`)."""
+SmolLM2 student, SmolLM2 teacher, B8 T≤256, the fast path's precision; each side in a fresh process, wall time from
+the loaded models to the trained student. capdistill runs as `capdistill distill` does with `teacher_cache: auto`: it
+scores the data once into a top-k cache (the job's `cache_topk` + tail, `cache_values`), frees the teacher and trains
+every epoch from the cache. The peer is TRL's GKDTrainer(lmbda=0, beta=0: forward KL on the fixed data, the live
+teacher every step); TRL 1.16's DistillationTrainer only trains on-policy (it generates from prompts), so it has no
+fixed-dataset job to compare (its on-policy step is `bench_onpolicy`).
+capdistill runs twice: as the first job on a machine (no compile record, fresh inductor cache: its 24 steps stay
+eager by `COMPILE_MIN_STEPS`) and as a later job, after two short compiled runs of the same model left a compile
+record and a warm inductor cache (`compile: null` then decides from the record, `core.fastpath.compile_pays`)."""
 
 import gc, json, os, shutil, sys, tempfile, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import bench_cli, gsm8k_pairs, machine_info, peak_rss_mb, run_isolated
+from common import bench_bf16, bench_cli, gsm8k_pairs, machine_info, peak_rss_mb, precision, run_isolated
 
 B, T, LR, N, EPOCHS = 8, 256, 5e-5, 64, 3
 
@@ -82,8 +82,8 @@ def trl(student, held, tok, pairs) -> dict:
         [{'messages': [{'role': 'user', 'content': p}, {'role': 'assistant', 'content': r}]} for p, r in pairs])
     with tempfile.TemporaryDirectory() as d:
         args = GKDConfig(output_dir=d, per_device_train_batch_size=B, num_train_epochs=EPOCHS, max_length=T,
-                         learning_rate=LR, bf16=True, use_cpu=True, logging_steps=1, save_strategy='no', report_to=[],
-                         lmbda=0.0, beta=0.0, temperature=1.0, seq_kd=False, dataloader_num_workers=0,
+                         learning_rate=LR, bf16=bench_bf16(), use_cpu=True, logging_steps=1, save_strategy='no',
+                         report_to=[], lmbda=0.0, beta=0.0, temperature=1.0, seq_kd=False, dataloader_num_workers=0,
                          lr_scheduler_type='constant', warmup_steps=0)
         tr = GKDTrainer(model=student, teacher_model=held.pop('teacher'), args=args, train_dataset=ds,
                         processing_class=tok)
@@ -97,8 +97,9 @@ def worker(which: str):
 
     home = fresh_home() if which == 'first' else None
     student, tok = load_model('smollm2-135m-pruned', device='cpu')
-    # each side loads the teacher as it documents: capdistill in bf16 weights (the fast path), TRL fp32 + autocast
-    teacher, _ = load_model('smollm2-135m-instruct', device='cpu', dtype=None if which == 'trl' else 'bfloat16')
+    # each side loads the teacher as it documents: capdistill in the fast path's weights dtype, TRL fp32 (+ autocast)
+    dtype = 'bfloat16' if bench_bf16() and which != 'trl' else None
+    teacher, _ = load_model('smollm2-135m-instruct', device='cpu', dtype=dtype)
     pairs = _pairs(tok)
     held = {'teacher': teacher}  # the side's function holds the only reference to the teacher
     del teacher
@@ -125,7 +126,7 @@ def main():
         res[f'rss_ratio_{k}'] = res[k]['peak_rss_mb'] / res['trl']['peak_rss_mb']
     res |= {'speedup': res['speedup_later'], 'rss_ratio': res['rss_ratio_later']}
     print(f"logit-KD job, {res['later']['examples']} examples x {EPOCHS} epochs, forward KL, pruned SmolLM2"
-          f" student + SmolLM2 teacher, B{B} T≤{T}, bf16 ({machine_info()})")
+          f" student + SmolLM2 teacher, B{B} T≤{T}, {precision(bench_bf16())} ({machine_info()})")
     names = {'first': 'capdistill, first job on the machine', 'later': 'capdistill, a later job', 'trl': 'TRL'}
     for k in ('first', 'later', 'trl'):
         r = res[k]

@@ -1,5 +1,6 @@
 """SFT step: capdistill's token-budgeted loop vs TRL's SFTTrainer on the same model, data and batch (B8, ≤T256,
-bf16 autocast, completion-only loss), each in a fresh process; prints tokens/s, peak RSS and the ratios, plus MFU.
+the fast path's precision, completion-only loss), each in a fresh process; prints tokens/s, peak RSS and the ratios,
+plus MFU.
 capdistill compiles its decoder layers (`compile: true`, as its default does for a run of >= 40 steps); TRL runs as
 documented (no compile) and with `torch_compile=True`."""
 
@@ -7,7 +8,8 @@ import argparse, json, sys, tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import run_isolated, peak_rss_mb, gsm8k_pairs, train_flops_per_token, machine_info, StepTimer
+from common import (run_isolated, peak_rss_mb, gsm8k_pairs, train_flops_per_token, machine_info, StepTimer, bench_bf16,
+                    precision)
 
 B, T, LR = 8, 256, 5e-5
 
@@ -20,7 +22,7 @@ def worker(which: str, steps: int, warmup: int):
     enc = [encode_chat(tok, p, r, T) for p, r in pairs]
     tokens_per_ex = sum(len(ids) for ids, _ in enc) / len(enc)
     labels_per_ex = sum(len(ids) - n_p for ids, n_p in enc) / len(enc)
-    timer = StepTimer()
+    timer, bf16 = StepTimer(), bench_bf16()
     if which == 'capdistill':
         from capdistill.distill.sft import SFTConfig, sft_train
 
@@ -28,7 +30,7 @@ def worker(which: str, steps: int, warmup: int):
             model.train(),
             tok,
             pairs[: B * (steps + warmup + 1)],
-            SFTConfig(lr=LR, batch_size=B, max_length=T, bf16=True, compile=True),  # as a run of >= 40 steps
+            SFTConfig(lr=LR, batch_size=B, max_length=T, bf16=bf16, compile=True),  # as a run of >= 40 steps
             progress=False,
             on_step=timer,
         )
@@ -49,7 +51,7 @@ def worker(which: str, steps: int, warmup: int):
                 max_steps=steps + warmup + 1,
                 max_length=T,
                 learning_rate=LR,
-                bf16=True,
+                bf16=bf16,
                 use_cpu=True,
                 logging_steps=10**6,
                 save_strategy='no',
@@ -90,7 +92,8 @@ def main(steps=6, warmup=3):
     from bench_matmul import matmul_flops
     import torch
 
-    peak = matmul_flops(torch.bfloat16)
+    bf16 = bench_bf16()
+    peak = matmul_flops(torch.bfloat16 if bf16 else torch.float32)  # MFU of the dtype in use
     res = {
         'capdistill': ours,
         'trl': trl,
@@ -98,7 +101,8 @@ def main(steps=6, warmup=3):
         'speed_ratio_vs_trl_compiled': ours['tokens_per_s'] / trl_c['tokens_per_s'],
         'speed_ratio': ours['tokens_per_s'] / trl['tokens_per_s'],
         'rss_ratio': ours['peak_rss_mb'] / trl['peak_rss_mb'],
-        'bf16_peak_tflops': peak / 1e12,
+        'peak_tflops': peak / 1e12,
+        'peak_dtype': 'bf16' if bf16 else 'fp32',
         'mfu_capdistill': ours['tokens_per_s'] * ours['flops_per_token'] / peak,
         'mfu_trl': trl['tokens_per_s'] * trl['flops_per_token'] / peak,
         'mfu_trl_compiled': trl_c['tokens_per_s'] * trl_c['flops_per_token'] / peak,
@@ -106,15 +110,16 @@ def main(steps=6, warmup=3):
         'hfu_capdistill': ours['tokens_per_s'] * (ours['flops_per_token'] - (1 - ours['label_share'])
                                                   * ours['head_flops_per_token']) / peak,
     }
-    print(f"SFT step, pruned SmolLM2 student, B{B} T≤{T}, bf16 autocast; capdistill with compile: true (what a run of"
-          f" >= 40 steps does), TRL as documented and with torch_compile=True; first {warmup} steps (compilation)"
+    print(f"SFT step, pruned SmolLM2 student, B{B} T≤{T}, {precision(bf16)}; capdistill with compile: true (what a run"
+          f" of >= 40 steps does), TRL as documented and with torch_compile=True; first {warmup} steps (compilation)"
           f" not timed ({machine_info()})")
     for k in ('capdistill', 'trl', 'trl_compiled'):
         print(
             f"  {k:<11} {res[k]['step_s']:.2f} s/step  {res[k]['tokens_per_s']:.0f} tok/s  peak RSS"
             f" {res[k]['peak_rss_mb']:.0f} MB  MFU {res['mfu_' + k]:.1%}"
         )
-    print(f"  MFU counts 6 x parameters per token (the tied head included, as the standard definition); capdistill's"
+    print(f"  MFU of the measured {res['peak_dtype']} matmul peak ({res['peak_tflops']:.2f} TFLOP/s) counts 6 x"
+          f" parameters per token (the tied head included, as the standard definition); capdistill's"
           f" fused loss runs the head at label positions only ({ours['label_share']:.0%} of tokens), so of the FLOPs"
           f" it executes it uses {res['hfu_capdistill']:.1%} of the peak")
     print(f"  capdistill / TRL: {res['speed_ratio']:.2f}x tokens/s (target >= 2x), {res['rss_ratio']:.2f}x peak RSS"

@@ -67,6 +67,30 @@ def machine_info() -> str:
             f" fast path {fast_path().dtype}")
 
 
+def bench_bf16() -> bool:
+    """bf16 autocast where this machine's fast path takes it (`core.fastpath.resolve_bf16`, as `bf16: null` does in a
+    run), else fp32: both sides of a comparison use it, so a CPU without fast bf16 is not measured in emulated bf16."""
+    from capdistill.core.fastpath import resolve_bf16
+
+    return resolve_bf16(None)
+
+
+def precision(bf16: bool) -> str:
+    "How a benchmark title names its precision."
+    return 'bf16 autocast' if bf16 else 'fp32'
+
+
+def cpu_kind() -> str:
+    """This CPU's kind, the folder its results live in (`bench/results/<kind>/`): the vendor and its best matmul ISA,
+    e.g. `intel-amx_bf16`, `amd-avx512_bf16`, `amd-avx2`. Ratios are comparable within a kind, not across kinds."""
+    from capdistill.core.fastpath import MATMUL_ISA, cpu_model
+
+    m = cpu_model()
+    vendor = next((v for v in ('intel', 'amd', 'arm') if v in m.lower()), 'other')
+    isa = next((f for f in MATMUL_ISA if f in m.split('[', 1)[-1]), 'generic')
+    return f"{vendor}-{isa}"
+
+
 def worker_result(which: str, times: list[float]) -> dict:
     "One worker's measurement (mean step time, peak RSS, steps timed), printed as the JSON line `run_isolated` reads."
     res = {'which': which, 'step_s': sum(times) / len(times), 'peak_rss_mb': peak_rss_mb(), 'n_steps': len(times)}

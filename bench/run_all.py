@@ -1,14 +1,16 @@
 """Run benchmarks and rewrite bench/RESULTS.md. `python bench/run_all.py [bench_kd bench_sft ...]` runs the named
-benchmarks (default: all), stores each one's printed output and result in bench/results/<name>.json (with the date
-and the machine's load average before and after: other jobs on a shared machine slow both sides of a comparison,
-not always equally), then renders RESULTS.md from every stored result. Numbers in RESULTS.md only ever come from here.
+benchmarks (default: all), stores each one's printed output and result in bench/results/<cpu kind>/<name>.json (with
+the date and the machine's load average before and after: other jobs on a shared machine slow both sides of a
+comparison, not always equally), then renders RESULTS.md from every stored result, one section per CPU kind
+(`common.cpu_kind`: an Intel Xeon with AMX and an AMD EPYC are different machines, each with its own fast path).
+Numbers in RESULTS.md only ever come from here.
 """
 
 import contextlib, datetime, importlib, io, json, os, sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import machine_info
+from common import cpu_kind, machine_info
 
 BENCHES = ['bench_matmul', 'bench_generation', 'bench_teacher_dtype', 'bench_serve', 'bench_sft', 'bench_packing',
            'bench_compile', 'bench_profile', 'bench_kd', 'bench_kdjob', 'bench_onpolicy', 'bench_topk', 'bench_demo']
@@ -34,8 +36,8 @@ def run(name):
         'text': text,
         'res': res,
     }
-    RES.mkdir(exist_ok=True)
-    (RES / f'{name}.json').write_text(json.dumps(out, indent=1, default=str))
+    (RES / cpu_kind()).mkdir(parents=True, exist_ok=True)
+    (RES / cpu_kind() / f'{name}.json').write_text(json.dumps(out, indent=1, default=str))
     print(text, flush=True)
     return out
 
@@ -98,7 +100,7 @@ def _summary(r: dict) -> list[str]:
     if not rows:
         return []
     return [
-        "## Summary (from the stored results below)\n",
+        "### Summary (from the stored results below)\n",
         "| benchmark | capdistill | peer (TRL unless named) | ratio | target (#16) | met |",
         "|---|---|---|---|---|---|",
         *rows,
@@ -110,7 +112,7 @@ def _mfu_target(machine: str) -> tuple[float, str]:
     "#16's training-MFU target of the CPU kind that `machine` names."
     if 'amx_bf16' in machine:
         return 0.25, 'Intel AMX'
-    return (0.45, 'AMD Zen 4 / AVX-512 bf16') if 'avx512_bf16' in machine else (0.25, 'this CPU')
+    return (0.45, 'AMD EPYC') if 'AMD' in machine else (0.25, 'this CPU')
 
 
 def _more_rows(r: dict) -> list[str]:
@@ -149,10 +151,11 @@ def _more_rows(r: dict) -> list[str]:
             f" | ≥ 500x at ≤ 2% | {'yes' if b['met'] else 'no'} |")
     if sft.get('res'):
         target, kind = _mfu_target(sft.get('machine', ''))
-        mfu = sft['res']['mfu_capdistill']
+        res = sft['res']
+        mfu, peak = res['mfu_capdistill'], res.get('peak_tflops', res.get('bf16_peak_tflops'))
         rows.append(
-            f"| training MFU of the measured bf16 matmul peak ({kind}), SFT step B8 T≤256 | {mfu:.1%} |"
-            f" TRL {sft['res']['mfu_trl']:.1%} | {sft['res']['bf16_peak_tflops']:.2f} TFLOP/s peak | ≥ {target:.0%} |"
+            f"| training MFU of the measured {res.get('peak_dtype', 'bf16')} matmul peak ({kind}), SFT step B8 T≤256 |"
+            f" {mfu:.1%} | TRL {res['mfu_trl']:.1%} | {peak:.2f} TFLOP/s peak | ≥ {target:.0%} |"
             f" {'yes' if mfu >= target else 'no'} |")
     if dm:
         rows.append(
@@ -190,64 +193,57 @@ def _standing(r: dict) -> list[str]:
         "the student's fp32 weights, gradients and AdamW state (1.7 GB for the pruned SmolLM2) plus the activations",
         "of B8 x T<=256 over 22 layers; the teacher is freed before training. Next steps: a faster attention backward,",
         "activation memory (selective recomputation) for the RSS target.",
-        "**AMD Zen 4** (MFU >= 45%, `make demo` <= 5 min there) is not measured: this machine is an Intel Xeon with",
-        "AMX; the same scripts print those rows on an AMD machine (`python bench/run_all.py`).\n",
     ]
 
 
-def render():
-    r = {p.stem: json.loads(p.read_text()) for p in sorted(RES.glob('*.json'))}
-    out = [
-        "# Benchmark results\n",
-        (
-            "Written by `python bench/run_all.py` from `bench/results/*.json`. In every comparison capdistill and the"
-            " TRL peer ran"
-        ),
-        (
-            "in the same invocation, each in a fresh process (clean peak RSS), on the same model, data and batch;"
-            " ratios are"
-        ),
-        (
-            "capdistill / peer. Each section names when it was measured and the machine's load average (1/5/15 min)"
-            " before and"
-        ),
-        "after: this is a shared 2-core machine, and a load above ~2 means other jobs were competing for the cores.\n",
-        *_summary(r),
-        (
-            "How the KD comparison runs: capdistill uses its default path (fused loss taking hidden states and LM-head"
-            " weights,"
-        ),
-        (
-            "logits per chunk at label positions only; teacher in bf16 weights under inference mode; the training loop"
-            " sets"
-        ),
-        (
-            "glibc's mmap/trim thresholds and arena count, see `capdistill.distill.sft.release_freed_memory`). TRL's"
-            " GKDTrainer runs as"
-        ),
-        "documented (lmbda=0, β=0.5, bf16=True, teacher in fp32 weights under autocast), with no allocator settings.",
-        "How the on-policy comparison runs: capdistill's GKD loop with λ=1 (every batch the student's own samples,",
-        "scored by the teacher) against TRL's stable `DistillationTrainer` (on-policy by design), the same prompts,",
-        "batch, 64 sampled new tokens, JSD β=0.5, bf16 and threads; gradient checkpointing off on both sides (TRL",
-        "turns it on by default). A step is generation + teacher scoring + update; sampled lengths differ run to run.",
-        "No GPU was lent to this task, so the ~1B random-init Llama MFU run on a GPU is still to do.",
-        *_standing(r),
-    ]
+KINDS_WANTED = {'intel-amx_bf16': 'Intel Xeon with AMX', 'amd-avx512_bf16': 'AMD EPYC Zen 4 (AVX-512 bf16)'}
+INTRO = """Written by `python bench/run_all.py` from `bench/results/<cpu kind>/*.json`, one section per CPU kind: the
+machines this project runs on differ (Intel Xeon with AMX, AMD EPYC with or without AVX-512 bf16), and each picks its
+own fast path (`capdistill.core.fastpath`: bf16 autocast where bf16 matmuls pay, fp32 where they would be emulated;
+every benchmark runs both sides in that precision). In every comparison capdistill and the peer (TRL unless named)
+ran in the same invocation, each in a fresh process (clean peak RSS), on the same model, data and batch; ratios are
+capdistill / peer, comparable within a CPU kind. Each benchmark names when it was measured and the machine's load
+average (1/5/15 min) before and after: these are shared 2-core machines, and a load above ~2 means other jobs were
+competing for the cores.
+
+How the KD comparison runs: capdistill uses its default path (fused loss taking hidden states and LM-head weights,
+logits per chunk at label positions only; teacher in the fast path's weights dtype under inference mode; the training
+loop sets glibc's mmap/trim thresholds and arena count, see `capdistill.distill.sft.release_freed_memory`). TRL's
+GKDTrainer runs as documented (lmbda=0, teacher in fp32 weights, under autocast where the fast path is bf16), with no
+allocator settings. How the on-policy comparison runs: capdistill's GKD loop with λ=1 (every batch the student's own
+samples, scored by the teacher) against TRL's stable `DistillationTrainer` (on-policy by design), the same prompts,
+batch, 64 sampled new tokens, JSD β=0.5, precision and threads; gradient checkpointing off on both sides (TRL turns it
+on by default). A step is generation + teacher scoring + update; sampled lengths differ run to run.
+No GPU was lent to this task, so the ~1B random-init Llama MFU run on a GPU is still to do.
+"""
+
+
+def _kind_section(kind: str, r: dict) -> list[str]:
+    "One CPU kind's summary, standing and stored outputs."
+    cpu = next((e['machine'].split(',')[0] for e in r.values() if e.get('machine', '').count('[')), kind)
+    out = [f"## {cpu} (`bench/results/{kind}/`)\n", *_summary(r), *_standing(r)]
     for name in BENCHES:
         if name not in r:
             continue
-        e = r[name]
-        load = e.get('load')
+        e, load = r[name], r[name].get('load')
         out += [
-            f"## {name}\n",
+            f"### {name}\n",
             f"Measured {e['measured']}"
             + (f" on {e['machine']}" if e.get('machine') else '')
             + (f"; load average before {load['before']}, after {load['after']}." if load else '.'),
-            "",
-            "```",
-            e['text'],
-            "```\n",
+            "", "```", e['text'], "```\n",
         ]
+    return out
+
+
+def render():
+    kinds = sorted(d.name for d in RES.iterdir() if d.is_dir())
+    out = ["# Benchmark results\n", INTRO]
+    missing = [v for k, v in KINDS_WANTED.items() if k not in kinds]
+    if missing:
+        out.append(f"Not measured yet: {', '.join(missing)} (`python bench/run_all.py` on such a machine).\n")
+    for kind in kinds:
+        out += _kind_section(kind, {p.stem: json.loads(p.read_text()) for p in sorted((RES / kind).glob('*.json'))})
     (HERE / 'RESULTS.md').write_text('\n'.join(out) + '\n')
 
 

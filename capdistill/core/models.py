@@ -335,13 +335,17 @@ def generate(
     logprobs: int = 0,
 ):
     """Batched generation; returns `(texts, prompt_tokens, completion_tokens)` per prompt, in input order.
-    Prompts are batched by length (less padding); `autocast` (default: on for CPU) runs matmuls in bf16.
+    Prompts are batched by length (less padding); `autocast` runs matmuls in bf16 (default: on a CPU
+    whose fast path is bf16).
     With `logprobs=k > 0` a fourth list holds, per prompt, one `{'token', 'logprob', 'top_logprobs'}` entry per
     generated token (the model's raw log-probabilities, before temperature/top-p; `top_logprobs` the k best)."""
     from tqdm.auto import tqdm
 
     dev = next(model.parameters()).device
-    autocast = dev.type == 'cpu' if autocast is None else autocast
+    if autocast is None:  # bf16 where this CPU's matmuls pay for it (`core.fastpath`): emulated bf16 is slower
+        from .fastpath import fast_path
+
+        autocast = dev.type == 'cpu' and fast_path().bf16
     texts = [chat_text(tok, p) if chat else p for p in prompts]
     lens = [len(tok(t, add_special_tokens=False).input_ids) for t in texts]
     order = sorted(range(len(texts)), key=lambda i: -lens[i])

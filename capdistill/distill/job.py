@@ -33,7 +33,7 @@ class DistillConfig(Config):
     method: str = cfield('sft', choices=METHODS, help='sft: masked CE on teacher answers; kd: logit KD; gkd: on-policy')
     data: str | None = cfield(None, help='JSONL with prompt/response rows (generate-batch output; required)')
     student: str = cfield('smollm2-135m-pruned', help='student model: embedded name, checkpoint dir or hub id')
-    teacher: TeacherConfig = cfield(default_factory=lambda: TeacherConfig(dtype='bfloat16'),
+    teacher: TeacherConfig = cfield(default_factory=TeacherConfig,
                                     help='the teacher (kd, gkd: its weights score every batch)')
     train: KDConfig = cfield(default_factory=KDConfig, help='training settings (the loss ones for kd / gkd)')
     budget_train_tokens: int | None = cfield(None, ge=0, help='student training budget in tokens (None: unlimited)')

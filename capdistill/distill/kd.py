@@ -16,7 +16,7 @@ from ..core.rundir import write_json_atomic
 from ..core.models import encode_chat, generate
 from functools import partial
 from .sft import (SFTConfig, batch_charge, fit_batch, collate, encode_examples, can_fuse_head,
-                                    resolve_precision, train_loop)
+                                    default_accelerator, resolve_precision, train_loop)
 from .fused_head import head_and_body, final_hidden
 from .kd_losses import (KINDS, kd_loss, topk_kd_loss, fused_kd_loss, fused_topk_kd_loss,
                                          response_divergences)
@@ -404,10 +404,7 @@ def _train(student, teacher, tok, pairs, cfg, ledger, topk_cache=None, lmbda=0.0
     cache = open_topk_cache(topk_cache, cfg) if topk_cache is not None else None
     if cache is None and teacher is None:
         raise ValueError("kd_train: give a teacher model or a topk_cache path")
-    if accelerator is None:
-        from accelerate import Accelerator
-
-        accelerator = Accelerator()
+    accelerator = default_accelerator(accelerator)  # resolved once: the fused-head choice and the loop share it
     if teacher is not None:
         prepare_teacher(teacher, cfg)
     fused = can_fuse_head(student, accelerator) and (teacher is None or can_fuse_head(teacher, accelerator))

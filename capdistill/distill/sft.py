@@ -21,10 +21,10 @@ from .fused_head import fusable_head, final_hidden, fused_ce_loss, head_and_body
 # %% auto #0
 __all__ = ['SFTConfig', 'apply_lora', 'batch_charge', 'collate', 'encode_examples', 'collate_packed', 'fit_batch', 'epoch_order',
            'is_sharded', 'latest_checkpoint', 'save_checkpoint', 'load_checkpoint', 'is_fsdp2', 'can_fuse_head',
-           'fsdp2_shard', 'shard_numel', 'full_weights_sum', 'gathered_state_dict', 'fsdp2_save', 'fsdp2_load',
-           'release_freed_memory', 'optimizer_step_and_record', 'new_stats', 'TrainState', 'warmup_schedule',
-           'start_training', 'global_batches', 'fit_global_batch', 'train_step', 'train_loop', 'resolve_precision',
-           'sft_loss', 'sft_train']
+           'default_accelerator', 'fsdp2_shard', 'shard_numel', 'full_weights_sum', 'gathered_state_dict', 'fsdp2_save',
+           'fsdp2_load', 'release_freed_memory', 'optimizer_step_and_record', 'new_stats', 'TrainState',
+           'warmup_schedule', 'start_training', 'global_batches', 'fit_global_batch', 'train_step', 'run_compiles',
+           'train_loop', 'resolve_precision', 'sft_loss', 'sft_train']
 
 # %% ../../nbs/30_distill/31_sft.ipynb #bc6576d9
 @dataclass
@@ -229,6 +229,15 @@ def can_fuse_head(model, acc) -> bool:
     return fusable_head(model) and not is_sharded(acc) and not is_fsdp2(model)
 
 
+def default_accelerator(accelerator=None):
+    "The accelerator a run was given (`accelerate launch`, `distill.job.job_accelerator`), else a plain one."
+    if accelerator is not None:
+        return accelerator
+    from accelerate import Accelerator
+
+    return Accelerator()
+
+
 def fsdp2_shard(model):
     "Shard `model` in place over the default process group: `fully_shard` each decoder layer, then the root."
     from torch.distributed.fsdp import fully_shard
@@ -397,11 +406,7 @@ def start_training(model, cfg, ledger, optimizer=None, accelerator=None, extra_s
                    trim_memory: bool = False, scheduler=None) -> TrainState:
     """The accelerator, AdamW over the trainable weights (unless `optimizer`), linear warmup (unless `scheduler`, e.g.
     one carried over from an earlier call with the same `optimizer`), prepared model (unless FSDP2), generator."""
-    acc = accelerator
-    if acc is None:
-        from accelerate import Accelerator
-
-        acc = Accelerator()
+    acc = default_accelerator(accelerator)
     if trim_memory:
         release_freed_memory()
     params = [p for p in model.parameters() if p.requires_grad]
@@ -454,6 +459,13 @@ def train_step(st: TrainState, local: list[dict], rows, kept, charge, loss_fn, b
                                   extra)
 
 # %% ../../nbs/30_distill/31_sft.ipynb #a7b0b473
+def run_compiles(cfg, stats: dict, planned_steps: int, device, model) -> bool:
+    "Compile the decoder layers (`core.fastpath.use_compile`)? A resumed run under `compile: null` goes on as it began."
+    if cfg.compile is None and 'compiled_layers' in stats:
+        return stats['compiled_layers'] > 0
+    return use_compile(cfg.compile, planned_steps, device, model)
+
+
 def train_loop(model, examples: list[dict], cfg, ledger, *, fit, charge, loss_fn, before_batch=None, optimizer=None,
                accelerator=None, checkpoint_dir=None, save_every: int = 0, progress=True, on_step=None, desc='train',
                extra_stats=None, trim_memory: bool = False, scheduler=None):
@@ -475,9 +487,7 @@ def train_loop(model, examples: list[dict], cfg, ledger, *, fit, charge, loss_fn
     t0, dev, step_s = time.time(), next(model.parameters()).device, []
     base = acc.unwrap_model(st.model)
     reused = model_shape(base) in COMPILED_SHAPES
-    compile_ = use_compile(cfg.compile, total - stats['steps'], dev, base)
-    if cfg.compile is None and 'compiled_layers' in stats:  # a resumed run continues as it started
-        compile_ = stats['compiled_layers'] > 0
+    compile_ = run_compiles(cfg, stats, total - stats['steps'], dev, base)
     try:
         with compiled_layers(base, compile_) as nc:
             stats['compiled_layers'] = nc
@@ -553,10 +563,7 @@ def sft_train(model, tok, pairs: list[tuple], cfg: SFTConfig | None = None, ledg
     cfg = resolve_precision(cfg or SFTConfig(), model)
     cfg = replace(cfg, count_padding=False) if cfg.packing else cfg  # packed batches have no padding to charge
     ledger = ledger or TokenLedger()
-    if accelerator is None:
-        from accelerate import Accelerator
-
-        accelerator = Accelerator()
+    accelerator = default_accelerator(accelerator)  # resolved once: the fused-head choice and the loop share it
     body, head = head_and_body(model) if can_fuse_head(model, accelerator) else (None, None)
     return train_loop(
         model, encode_examples(tok, pairs, cfg.max_length), cfg, ledger,
