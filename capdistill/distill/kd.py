@@ -5,7 +5,7 @@
 # %% ../../nbs/30_distill/33_kd.ipynb #f9026786
 from __future__ import annotations
 import hashlib, json, math, os, time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 import numpy as np
 import torch
@@ -15,8 +15,8 @@ from ..core.ledger import TokenLedger
 from ..core.rundir import write_json_atomic
 from ..core.models import encode_chat, generate
 from functools import partial
-from .sft import (SFTConfig, batch_charge, fit_batch, collate, encode_examples, can_fuse_head,
-                                    default_accelerator, resolve_precision, train_loop)
+from .sft import (SFTConfig, batch_charge, fit_batch, collate, collate_packed, encode_examples,
+                                    can_fuse_head, default_accelerator, resolve_precision, train_loop)
 from .fused_head import head_and_body, final_hidden
 from .kd_losses import (KINDS, kd_loss, topk_kd_loss, fused_kd_loss, fused_topk_kd_loss,
                                          response_divergences)
@@ -24,7 +24,7 @@ from .kd_losses import (KINDS, kd_loss, topk_kd_loss, fused_kd_loss, fused_topk_
 # %% auto #0
 __all__ = ['Q8_RANGE', 'KDConfig', 'teacher_charge', 'kd_charge', 'pack_topk', 'unpack_topk', 'ids_key', 'open_cache_index',
            'write_shard', 'teacher_topk_rows', 'topk_from_prompt_logprobs', 'served_topk_rows', 'ServedTopK',
-           'build_topk_cache', 'TopKCache', 'cached_topk_batch', 'open_topk_cache', 'prepare_teacher',
+           'build_topk_cache', 'TopKCache', 'cached_topk_batch', 'open_topk_cache', 'prepare_teacher', 'kd_inputs',
            'fused_batch_loss', 'logits_batch_loss', 'kd_batch_loss', 'on_policy_rows', 'kd_train', 'gkd_train',
            'heldout_divergence']
 
@@ -97,10 +97,10 @@ def ids_key(ids) -> str:
     return hashlib.sha256(np.asarray(ids, dtype=np.int32).tobytes()).hexdigest()
 
 
-def _teacher_logits(teacher, x, m, bf16: bool):
+def _teacher_logits(teacher, bf16: bool, **inputs):
     dev = next(teacher.parameters()).device
     with torch.no_grad(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
-        return teacher(input_ids=x.to(dev), attention_mask=m.to(dev), use_cache=False).logits
+        return teacher(**{n: v.to(dev) for n, v in inputs.items()}, use_cache=False).logits
 
 
 def open_cache_index(path: Path, meta: dict) -> dict:
@@ -141,7 +141,7 @@ def write_shard(path: Path, index: dict, values: list, indices: list, entries: d
 def teacher_topk_rows(teacher, batch, pad_id: int, k: int, temperature: float, bf16: bool):
     "`(key, values (R, k) fp32, indices (R, k) int32)` per `(ids, n_p, key)` example: the teacher's top-k per label."
     x, m, _ = collate([(ids, n_p) for ids, n_p, _ in batch], pad_id, 'cpu')
-    logits = _teacher_logits(teacher, x, m, bf16)  # (B, T, V)
+    logits = _teacher_logits(teacher, bf16, input_ids=x, attention_mask=m)  # (B, T, V)
     for j, (ids, n_p, key) in enumerate(batch):
         v, i = torch.log_softmax(logits[j, n_p - 1 : len(ids) - 1].float() / temperature, -1).topk(k, -1)
         yield key, v.cpu(), i.int().cpu()
@@ -276,25 +276,29 @@ class TopKCache:
         return [self[ids] for ids, _ in items]
 
 # %% ../../nbs/30_distill/33_kd.ipynb #76d4e641
-def cached_topk_batch(cache, full, batch, T, device):
+def cached_topk_batch(cache, full, batch, T, device, packed: bool = False):
     """B×(T-1)×k top-k values/indices from `cache` at the label positions of a (possibly truncated) batch of
-    `(ids, n_p)`; `full` are the untruncated encodings (the cache's keys). Other positions hold a uniform filler."""
+    `(ids, n_p)`; `full` are the untruncated encodings (the cache's keys). Other positions hold a uniform filler.
+    `packed`: 1×(ΣT-1)×k, the examples end to end as `sft.collate_packed` lays them out."""
     k = cache.index['k']
-    vals = torch.full((len(batch), T - 1, k), -math.log(k), dtype=torch.float32)
-    idx = torch.zeros((len(batch), T - 1, k), dtype=torch.int32)
+    shape = (1, sum(len(ids) for ids, _ in batch) - 1) if packed else (len(batch), T - 1)
+    vals = torch.full((*shape, k), -math.log(k), dtype=torch.float32)  # (B, T-1, k) or (1, ΣT-1, k)
+    idx = torch.zeros((*shape, k), dtype=torch.int32)
     rows = cache.rows_many([(fids, n_p) for (_, n_p), (fids, _) in zip(batch, full)])
+    start = 0
     for j, ((ids, n_p), (v, i)) in enumerate(zip(batch, rows)):
-        n = len(ids) - n_p
-        vals[j, n_p - 1 : len(ids) - 1], idx[j, n_p - 1 : len(ids) - 1] = v[:n].float(), i[:n]
+        r, o, n = (0, start, len(ids) - n_p) if packed else (j, 0, len(ids) - n_p)
+        vals[r, o + n_p - 1 : o + len(ids) - 1], idx[r, o + n_p - 1 : o + len(ids) - 1] = v[:n].float(), i[:n]
+        start += len(ids)
     return vals.to(device), idx.to(device)
 
 
-def _teacher_hidden(teacher, x, m):
+def _teacher_hidden(teacher, **inputs):
     "The teacher's final hidden states (inference mode, its own weights' dtype) and its LM head weight."
     body, head = head_and_body(teacher)
     dev = next(teacher.parameters()).device
     with torch.inference_mode():
-        out = body(input_ids=x.to(dev), attention_mask=m.to(dev), use_cache=False)
+        out = body(**{n: v.to(dev) for n, v in inputs.items()}, use_cache=False)
         return out.last_hidden_state, head.weight
 
 # %% ../../nbs/30_distill/33_kd.ipynb #7a4f0893
@@ -324,25 +328,36 @@ def prepare_teacher(teacher, cfg: KDConfig):
     return teacher
 
 # %% ../../nbs/30_distill/33_kd.ipynb #0274afc7
-def fused_batch_loss(model, x, am, lab, mask, cfg: KDConfig, teacher=None, topk=None, body=None, head=None):
+def kd_inputs(batch, pad_id: int, device, packing: bool = False):
+    "`(model inputs, labels, mask)` of `(ids, n_p)` examples: padded rows and their attention mask, or one packed row."
+    if packing:  # no attention mask: transformers masks attention across examples from the restarting positions
+        x, pos, y = collate_packed(batch, device)  # (1, ΣT) each
+        return dict(input_ids=x, position_ids=pos), y[:, 1:], y[:, 1:] != -100
+    x, am, y = collate(batch, pad_id, device)  # (B, T) each
+    return dict(input_ids=x, attention_mask=am), y[:, 1:], y[:, 1:] != -100
+
+
+def fused_batch_loss(model, inputs, lab, mask, cfg: KDConfig, teacher=None, topk=None, body=None, head=None,
+                     n_examples: int = 1):
     "`(loss, kd)` from the student's hidden states and LM head (`body`, `head`): no B×T×V logits tensor exists."
-    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-        hs = final_hidden(model, body, input_ids=x, attention_mask=am)[:, :-1]  # (B, T-1, H): j predicts j+1
-    kw = dict(chunk_rows=cfg.chunk_size * x.shape[0], ce_weight=cfg.ce_weight, labels=lab.clamp(min=0),
+    dev = lab.device
+    with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+        hs = final_hidden(model, body, **inputs)[:, :-1]  # (B, T-1, H): j predicts j+1
+    kw = dict(chunk_rows=cfg.chunk_size * n_examples, ce_weight=cfg.ce_weight, labels=lab.clamp(min=0),
               matmul_dtype=torch.bfloat16 if cfg.bf16 else None, return_kd=True)
     if topk is not None:
         return fused_topk_kd_loss(hs, head.weight, *topk, mask, cfg.temperature, **kw)
-    ht, Wt = _teacher_hidden(teacher, x, am)  # (B, T, Ht), (V, Ht)
-    return fused_kd_loss(hs, head.weight, ht[:, :-1].to(x.device), Wt.to(x.device), mask, cfg.kind, cfg.temperature,
+    ht, Wt = _teacher_hidden(teacher, **inputs)  # (B, T, Ht), (V, Ht)
+    return fused_kd_loss(hs, head.weight, ht[:, :-1].to(dev), Wt.to(dev), mask, cfg.kind, cfg.temperature,
                          cfg.beta, cfg.alpha, **kw)
 
 
-def logits_batch_loss(model, x, am, lab, mask, cfg: KDConfig, teacher=None, topk=None):
+def logits_batch_loss(model, inputs, lab, mask, cfg: KDConfig, teacher=None, topk=None):
     "`(loss, kd)` from full logits and the sequence-chunked losses (heads that cannot be fused, sharded weights)."
-    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-        s = model(input_ids=x, attention_mask=am, use_cache=False).logits[:, :-1]  # (B, T-1, V)
+    with torch.autocast(lab.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+        s = model(**inputs, use_cache=False).logits[:, :-1]  # (B, T-1, V)
     if topk is None:
-        t = _teacher_logits(teacher, x, am, cfg.teacher_bf16)[:, :-1].to(x.device)  # (B, T-1, V)
+        t = _teacher_logits(teacher, cfg.teacher_bf16, **inputs)[:, :-1].to(lab.device)  # (B, T-1, V)
         kd = kd_loss(s, t, mask, cfg.kind, cfg.temperature, cfg.beta, cfg.alpha, cfg.chunk_size)
         del t
     else:
@@ -355,19 +370,19 @@ def logits_batch_loss(model, x, am, lab, mask, cfg: KDConfig, teacher=None, topk
 
 def kd_batch_loss(model, rows: list[dict], *, pad_id: int, cfg: KDConfig, teacher=None, cache=None, fused=True,
                   body=None, head=None):
-    "The KD loss of a batch of rows (`train_loop`'s `loss_fn`): `(loss, {'kd_losses': KD part})`."
+    """The KD loss of a batch of rows (`train_loop`'s `loss_fn`): `(loss, {'kd_losses': KD part})`; `cfg.packing`
+    puts the examples end to end in one row (no padding)."""
     dev = next(model.parameters()).device
     batch = [(e['ids'], e['n_p']) for e in rows]
-    x, am, y = collate(batch, pad_id, dev)  # (B, T) each
-    lab = y[:, 1:]  # (B, T-1)
-    mask = lab != -100
+    inputs, lab, mask = kd_inputs(batch, pad_id, dev, cfg.packing)  # labels, mask: (B, T-1) or (1, ΣT-1)
     topk = None
     if cache is not None:
-        topk = cached_topk_batch(cache, [(e['full_ids'], e['n_p']) for e in rows], batch, x.shape[1], dev)
+        full = [(e['full_ids'], e['n_p']) for e in rows]
+        topk = cached_topk_batch(cache, full, batch, lab.shape[1] + 1, dev, packed=cfg.packing)
     if fused:
-        loss, kd = fused_batch_loss(model, x, am, lab, mask, cfg, teacher, topk, body, head)
+        loss, kd = fused_batch_loss(model, inputs, lab, mask, cfg, teacher, topk, body, head, n_examples=len(rows))
     else:
-        loss, kd = logits_batch_loss(model, x, am, lab, mask, cfg, teacher, topk)
+        loss, kd = logits_batch_loss(model, inputs, lab, mask, cfg, teacher, topk)
     return loss, {'kd_losses': kd.item()}
 
 # %% ../../nbs/30_distill/33_kd.ipynb #5184967b
@@ -398,8 +413,7 @@ def _train(student, teacher, tok, pairs, cfg, ledger, topk_cache=None, lmbda=0.0
            accelerator=None, **loop_kw):
     "The KD family on `train_loop`: the fit and charge with the teacher's scoring, the KD loss, GKD's swap."
     cfg = resolve_precision(cfg or KDConfig(), student)
-    if cfg.packing:
-        raise ValueError("train.packing: padding-free batches are implemented for sft only; set train.packing: false")
+    cfg = replace(cfg, count_padding=False) if cfg.packing else cfg  # packed batches have no padding to charge
     ledger = ledger or TokenLedger()
     cache = open_topk_cache(topk_cache, cfg) if topk_cache is not None else None
     if cache is None and teacher is None:

@@ -42,7 +42,7 @@ class SFTConfig(Config):
                                   'plans at least core.fastpath.COMPILE_MIN_STEPS steps')
     count_prompt: bool = cfield(True, help='charge prompt tokens (student_train_prompt) as well as label tokens')
     count_padding: bool = cfield(False, help="also charge each batch's padding (to student_train_prompt)")
-    packing: bool = cfield(False, help='sft: padding-free batches, the examples end to end in one row (positions '
+    packing: bool = cfield(False, help='sft, kd: padding-free batches, the examples end to end in one row (positions '
                            'restart per example, no attention across them): no FLOP on padding')
     epochs: int = cfield(1, ge=1, help='passes over the data (the budget may stop training earlier)')
     seed: int = cfield(0, help='seed of the example order and of the loop\'s own generator')
