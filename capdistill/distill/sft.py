@@ -38,8 +38,9 @@ class SFTConfig(Config):
     grad_clip: float = cfield(1.0, gt=0, help='gradient-norm clip')
     warmup_steps: int = cfield(0, ge=0, help='linear learning-rate warmup steps')
     bf16: bool | None = cfield(None, help="bf16 autocast for the forward passes; null: the machine's fast path")
-    compile: bool | None = cfield(None, help='torch.compile the decoder layers while training; null: when the run '
-                                  'plans at least core.fastpath.COMPILE_MIN_STEPS steps')
+    compile: bool | None = cfield(None, help='torch.compile the decoder layers while training; null: when it pays '
+                                  '(core.fastpath.compile_pays: the planned steps against this machine\'s recorded '
+                                  'compile time for the model, else COMPILE_MIN_STEPS)')
     count_prompt: bool = cfield(True, help='charge prompt tokens (student_train_prompt) as well as label tokens')
     count_padding: bool = cfield(False, help="also charge each batch's padding (to student_train_prompt)")
     packing: bool = cfield(False, help='sft, kd: padding-free batches, the examples end to end in one row (positions '
