@@ -168,7 +168,7 @@ def _standing(r: dict) -> list[str]:
     "Where the unmet targets stand and the next steps, with the stored numbers."
     cp, pf, kj, sft = (r.get(k, {}).get('res') for k in ('bench_compile', 'bench_profile', 'bench_kdjob', 'bench_sft'))
     if not (cp and pf and kj and sft and 'later' in kj):
-        return []
+        return _partial_standing(r)
     share = {t['op']: t['share'] for t in pf['top']}
     sdpa = share.get('aten::_scaled_dot_product_flash_attention_for_cpu_backward', 0)
     first, later, trl = kj['first'], kj['later'], kj['trl']
@@ -194,6 +194,16 @@ def _standing(r: dict) -> list[str]:
         "of B8 x T<=256 over 22 layers; the teacher is freed before training. Next steps: a faster attention backward,",
         "activation memory (selective recomputation) for the RSS target.",
     ]
+
+
+def _partial_standing(r: dict) -> list[str]:
+    "For a CPU kind measured in part: which benchmarks are stored and which are still to run here."
+    have = [b for b in BENCHES if b in r]
+    if not have:
+        return []
+    todo = [b for b in BENCHES if b not in r]
+    return [f"Measured on this CPU kind so far: {', '.join(have)}; still to run here: {', '.join(todo) or 'none'}"
+            " (`python bench/run_all.py NAME ...`).\n"]
 
 
 KINDS_WANTED = {'intel-amx_bf16': 'Intel Xeon with AMX', 'amd-avx512_bf16': 'AMD EPYC Zen 4 (AVX-512 bf16)'}

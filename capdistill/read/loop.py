@@ -5,6 +5,7 @@
 # %% ../../nbs/50_read/58_loop.ipynb #8f3af4df
 from __future__ import annotations
 import json, math, shutil, time
+from contextlib import contextmanager
 from dataclasses import dataclass, asdict, field, replace
 from pathlib import Path
 import numpy as np
@@ -31,9 +32,9 @@ from .reward import RewardConfig, read_reward, calibrate_reward_scale
 __all__ = ['COMPAT_PRESETS', 'AllocationConfig', 'planned_intervals', 'ReadConfig', 'ReadRun', 'gen_key', 'spent_budget',
            'open_read_run', 'prepare_probes', 'start_optimizer', 'initial_dev_state', 'resume_read_run', 'answer_cost',
            'interval_budget', 'select_allocation', 'generate_examples', 'train_student', 'probe_student',
-           'reward_policy', 'dev_utility', 'evaluate_dev', 'save_checkpoint', 'commit_interval', 'run_interval',
-           'allocation_line', 'print_summary', 'plot_read_run', 'finish_read', 'more_intervals', 'interval_metrics',
-           'run_read']
+           'reward_policy', 'dev_utility', 'evaluate_dev', 'save_checkpoint', 'commit_interval', 'stopwatch',
+           'run_interval', 'allocation_line', 'print_summary', 'plot_read_run', 'finish_read', 'more_intervals',
+           'interval_metrics', 'run_read']
 
 # %% ../../nbs/50_read/58_loop.ipynb #2d4544c6
 @dataclass
@@ -511,16 +512,32 @@ def commit_interval(run: ReadRun, info: dict, ctx: list, action: list, ex: list[
     run.used |= {e['uid'] for e in ex}
 
 # %% ../../nbs/50_read/58_loop.ipynb #58b483c0
+@contextmanager
+def stopwatch(seconds: dict, step: str):
+    "Add the wall time of the `with` block to `seconds[step]`."
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        seconds[step] = round(seconds.get(step, 0.0) + time.perf_counter() - t0, 2)
+
+
 def run_interval(run: ReadRun, i: int, progress: bool = True) -> dict:
-    "Interval `i`: select -> generate -> train -> probe -> reward -> commit; returns its record."
-    t0, sub = time.time(), interval_budget(run, i)
-    ctx, action = select_allocation(run)
-    ex, rep = generate_examples(run, i, action, sub)
-    epochs, sst = train_student(run, i, ex, sub, progress)
-    new, delta = probe_student(run, sub)
-    reward, parts = reward_policy(run, ctx, action, delta, sub)
-    dev = evaluate_dev(run, i, sub, parts['reward_raw'])
-    ck = save_checkpoint(run, i)
+    "Interval `i`: select -> generate -> train -> probe -> reward -> commit; returns its record (`step_seconds`)."
+    t0, sub, sec = time.time(), interval_budget(run, i), {}
+    with stopwatch(sec, 'select'):
+        ctx, action = select_allocation(run)
+    with stopwatch(sec, 'generate'):
+        ex, rep = generate_examples(run, i, action, sub)
+    with stopwatch(sec, 'train'):
+        epochs, sst = train_student(run, i, ex, sub, progress)
+    with stopwatch(sec, 'probe'):
+        new, delta = probe_student(run, sub)
+    with stopwatch(sec, 'reward'):
+        reward, parts = reward_policy(run, ctx, action, delta, sub)
+        dev = evaluate_dev(run, i, sub, parts['reward_raw'])
+    with stopwatch(sec, 'commit'):
+        ck = save_checkpoint(run, i)
     info = dict(
         interval=i,
         action=dict(zip(CAPABILITIES, action)),
@@ -537,6 +554,7 @@ def run_interval(run: ReadRun, i: int, progress: bool = True) -> dict:
         profile=new,
         dev=dev,
         seconds=round(time.time() - t0, 1),
+        step_seconds=sec,
     )
     commit_interval(run, info, ctx, action, ex, ck)
     _print_interval(run, info)
