@@ -15,7 +15,7 @@ from ..core.ledger import TokenLedger
 from ..core.rundir import write_json_atomic
 from ..core.models import encode_chat, generate
 from functools import partial
-from .sft import (SFTConfig, batch_charge, fit_batch, collate, collate_packed, encode_examples,
+from .sft import (SFTConfig, batch_charge, batch_inputs, fit_batch, collate, encode_examples,
                                     can_fuse_head, default_accelerator, resolve_precision, train_loop)
 from .fused_head import head_and_body, final_hidden
 from .kd_losses import (KINDS, kd_loss, topk_kd_loss, fused_kd_loss, fused_topk_kd_loss,
@@ -24,7 +24,7 @@ from .kd_losses import (KINDS, kd_loss, topk_kd_loss, fused_kd_loss, fused_topk_
 # %% auto #0
 __all__ = ['Q8_RANGE', 'KDConfig', 'teacher_charge', 'kd_charge', 'pack_topk', 'unpack_topk', 'ids_key', 'open_cache_index',
            'write_shard', 'teacher_topk_rows', 'topk_from_prompt_logprobs', 'served_topk_rows', 'ServedTopK',
-           'build_topk_cache', 'TopKCache', 'cached_topk_batch', 'open_topk_cache', 'prepare_teacher', 'kd_inputs',
+           'build_topk_cache', 'TopKCache', 'cached_topk_batch', 'open_topk_cache', 'prepare_teacher',
            'fused_batch_loss', 'logits_batch_loss', 'kd_batch_loss', 'on_policy_rows', 'kd_train', 'gkd_train',
            'heldout_divergence']
 
@@ -328,15 +328,6 @@ def prepare_teacher(teacher, cfg: KDConfig):
     return teacher
 
 # %% ../../nbs/30_distill/33_kd.ipynb #0274afc7
-def kd_inputs(batch, pad_id: int, device, packing: bool = False):
-    "`(model inputs, labels, mask)` of `(ids, n_p)` examples: padded rows and their attention mask, or one packed row."
-    if packing:  # no attention mask: transformers masks attention across examples from the restarting positions
-        x, pos, y = collate_packed(batch, device)  # (1, ΣT) each
-        return dict(input_ids=x, position_ids=pos), y[:, 1:], y[:, 1:] != -100
-    x, am, y = collate(batch, pad_id, device)  # (B, T) each
-    return dict(input_ids=x, attention_mask=am), y[:, 1:], y[:, 1:] != -100
-
-
 def fused_batch_loss(model, inputs, lab, mask, cfg: KDConfig, teacher=None, topk=None, body=None, head=None,
                      n_examples: int = 1):
     "`(loss, kd)` from the student's hidden states and LM head (`body`, `head`): no B×T×V logits tensor exists."
@@ -374,7 +365,8 @@ def kd_batch_loss(model, rows: list[dict], *, pad_id: int, cfg: KDConfig, teache
     puts the examples end to end in one row (no padding)."""
     dev = next(model.parameters()).device
     batch = [(e['ids'], e['n_p']) for e in rows]
-    inputs, lab, mask = kd_inputs(batch, pad_id, dev, cfg.packing)  # labels, mask: (B, T-1) or (1, ΣT-1)
+    inputs, lab = batch_inputs(batch, pad_id, dev, cfg.packing)  # labels: (B, T-1), or (1, ΣT-1) packed
+    mask = lab != -100
     topk = None
     if cache is not None:
         full = [(e['full_ids'], e['n_p']) for e in rows]

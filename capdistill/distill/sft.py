@@ -19,12 +19,12 @@ from ..core.rundir import write_json_atomic
 from .fused_head import fusable_head, final_hidden, fused_ce_loss, head_and_body
 
 # %% auto #0
-__all__ = ['SFTConfig', 'apply_lora', 'batch_charge', 'collate', 'encode_examples', 'collate_packed', 'fit_batch', 'epoch_order',
-           'is_sharded', 'latest_checkpoint', 'save_checkpoint', 'load_checkpoint', 'is_fsdp2', 'can_fuse_head',
-           'default_accelerator', 'fsdp2_shard', 'shard_numel', 'full_weights_sum', 'gathered_state_dict', 'fsdp2_save',
-           'fsdp2_load', 'release_freed_memory', 'optimizer_step_and_record', 'new_stats', 'TrainState',
-           'warmup_schedule', 'start_training', 'global_batches', 'fit_global_batch', 'train_step', 'run_compiles',
-           'train_loop', 'resolve_precision', 'sft_loss', 'sft_train']
+__all__ = ['SFTConfig', 'apply_lora', 'batch_charge', 'collate', 'encode_examples', 'collate_packed', 'batch_inputs', 'fit_batch',
+           'epoch_order', 'is_sharded', 'latest_checkpoint', 'save_checkpoint', 'load_checkpoint', 'is_fsdp2',
+           'can_fuse_head', 'default_accelerator', 'fsdp2_shard', 'shard_numel', 'full_weights_sum',
+           'gathered_state_dict', 'fsdp2_save', 'fsdp2_load', 'release_freed_memory', 'optimizer_step_and_record',
+           'new_stats', 'TrainState', 'warmup_schedule', 'start_training', 'global_batches', 'fit_global_batch',
+           'train_step', 'run_compiles', 'train_loop', 'resolve_precision', 'sft_loss', 'sft_train']
 
 # %% ../../nbs/30_distill/31_sft.ipynb #bc6576d9
 @dataclass
@@ -101,6 +101,17 @@ def collate_packed(examples, device):
     y = torch.tensor([[t if n_p <= j else -100 for ids, n_p in examples for j, t in enumerate(ids)]])  # (1, ΣT)
     y[0, torch.cumsum(torch.tensor([0] + [len(ids) for ids, _ in examples[:-1]]), 0)] = -100  # never a target across
     return x.to(device), pos.to(device), y.to(device)
+
+
+def batch_inputs(batch, pad_id: int, device, packing: bool = False):
+    """`(model inputs, next-token labels)` of `(ids, n_p)` examples: padded rows and their attention mask (labels
+    (B, T-1)), or one packed row (1, ΣT-1) without a mask: transformers masks attention across the examples from the
+    restarting positions (with no KV cache)."""
+    if packing:
+        x, pos, y = collate_packed(batch, device)  # (1, ΣT) each
+        return dict(input_ids=x, position_ids=pos), y[:, 1:]
+    x, am, y = collate(batch, pad_id, device)  # (B, T) each
+    return dict(input_ids=x, attention_mask=am), y[:, 1:]
 
 # %% ../../nbs/30_distill/31_sft.ipynb #a868f024
 def fit_batch(batch, ledger, cfg):
@@ -535,22 +546,16 @@ def sft_loss(model, rows: list[dict], pad_id: int, bf16: bool = True, packing: b
     """Masked next-token cross-entropy of a batch of `{ids, n_p}` rows (prompt and padding masked); `(loss, {})`.
     With the decoder `body` and LM `head` (`capdistill.distill.fused_head`) the head runs at label positions only."""
     dev = next(model.parameters()).device
-    batch = [(e['ids'], e['n_p']) for e in rows]
-    if packing:  # no attention mask: transformers masks attention across examples from the restarting positions
-        x, pos, y = collate_packed(batch, dev)  # (1, ΣT) each
-        kw = dict(input_ids=x, position_ids=pos)
-    else:
-        x, am, y = collate(batch, pad_id, dev)  # (B, T) each
-        kw = dict(input_ids=x, attention_mask=am)
+    kw, lab = batch_inputs([(e['ids'], e['n_p']) for e in rows], pad_id, dev, packing)  # lab: (B, T-1)
     with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
         if head is not None:  # no KV cache (a cache would also turn packed-sequence detection off)
             h = final_hidden(model, body, **kw)  # (B, T, H)
         else:
             logits = model(**kw, use_cache=False).logits  # (B, T, V)
     if head is not None:
-        return fused_ce_loss(h[:, :-1], head.weight, y[:, 1:], matmul_dtype=torch.bfloat16 if bf16 else None), {}
+        return fused_ce_loss(h[:, :-1], head.weight, lab, matmul_dtype=torch.bfloat16 if bf16 else None), {}
     ce = torch.nn.functional.cross_entropy(
-        logits[:, :-1].float().reshape(-1, logits.shape[-1]), y[:, 1:].reshape(-1), ignore_index=-100
+        logits[:, :-1].float().reshape(-1, logits.shape[-1]), lab.reshape(-1), ignore_index=-100
     )
     return ce, {}
 
