@@ -343,7 +343,7 @@ def generate(
 
     dev = next(model.parameters()).device
     if autocast is None:  # bf16 where this CPU's matmuls pay for it (`core.fastpath`): emulated bf16 is slower
-        from .fastpath import fast_path
+        from capdistill.core.fastpath import fast_path  # lazy: models loads without the fast path
 
         autocast = dev.type == 'cpu' and fast_path().bf16
     texts = [chat_text(tok, p) if chat else p for p in prompts]
