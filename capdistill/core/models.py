@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 from torch import nn
 from .config import capdistill_home
+from .fastpath import resolve_bf16
 
 # %% auto #0
 __all__ = ['MODELS', 'ModelLoadError', 'TokenizerMismatch', 'resolve_dtype', 'default_device', 'model_cache_dir', 'ensure_cached',
@@ -342,10 +343,7 @@ def generate(
     from tqdm.auto import tqdm
 
     dev = next(model.parameters()).device
-    if autocast is None:  # bf16 where this CPU's matmuls pay for it (`core.fastpath`): emulated bf16 is slower
-        from capdistill.core.fastpath import fast_path  # lazy: models loads without the fast path
-
-        autocast = dev.type == 'cpu' and fast_path().bf16
+    autocast = (dev.type == 'cpu' and resolve_bf16(None)) if autocast is None else autocast  # CPU: the fast path's
     texts = [chat_text(tok, p) if chat else p for p in prompts]
     lens = [len(tok(t, add_special_tokens=False).input_ids) for t in texts]
     order = sorted(range(len(texts)), key=lambda i: -lens[i])
