@@ -1,8 +1,9 @@
 """SFT step: capdistill's token-budgeted loop vs TRL's SFTTrainer on the same model, data and batch (B8, ≤T256,
 the fast path's precision, completion-only loss), each in a fresh process; prints tokens/s, peak RSS and the ratios,
 plus MFU.
-capdistill compiles its decoder layers (`compile: true`, as its default does for a run of >= 40 steps); TRL runs as
-documented (no compile) and with `torch_compile=True`."""
+capdistill compiles its decoder layers (`compile: true`, as its default does for a run of >= 40 steps) and packs its
+batches (`packing: null`, its default, for a model that passes `core.packing.packs`); TRL runs as documented (padded
+batches, no compile) and with `torch_compile=True`. tokens/s counts real tokens (no padding) on both sides."""
 
 import argparse, json, sys, tempfile
 from pathlib import Path

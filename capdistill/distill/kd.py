@@ -5,7 +5,7 @@
 # %% ../../nbs/30_distill/33_kd.ipynb #f9026786
 from __future__ import annotations
 import hashlib, json, math, os, time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import torch
@@ -15,8 +15,10 @@ from ..core.ledger import TokenLedger
 from ..core.rundir import write_json_atomic
 from ..core.models import encode_chat, generate
 from functools import partial
-from .sft import (SFTConfig, batch_charge, batch_inputs, fit_batch, collate, encode_examples,
-                                    can_fuse_head, default_accelerator, resolve_precision, train_loop)
+from .sft import (SFTConfig, batch_charge, batch_inputs, fit_batch, encode_examples,
+                                    can_fuse_head, default_accelerator, resolve_precision, resolve_packing,
+                                    train_loop)
+from ..core.packing import packed_attention, packs
 from .fused_head import head_and_body, final_hidden
 from .kd_losses import (KINDS, kd_loss, topk_kd_loss, fused_kd_loss, fused_topk_kd_loss,
                                          response_divergences)
@@ -138,12 +140,16 @@ def write_shard(path: Path, index: dict, values: list, indices: list, entries: d
     write_json_atomic(path / 'index.json', index)
 
 
-def teacher_topk_rows(teacher, batch, pad_id: int, k: int, temperature: float, bf16: bool):
+def teacher_topk_rows(teacher, batch, pad_id: int, k: int, temperature: float, bf16: bool, packing: bool = False):
     "`(key, values (R, k) fp32, indices (R, k) int32)` per `(ids, n_p, key)` example: the teacher's top-k per label."
-    x, m, _ = collate([(ids, n_p) for ids, n_p, _ in batch], pad_id, 'cpu')
-    logits = _teacher_logits(teacher, bf16, input_ids=x, attention_mask=m)  # (B, T, V)
+    inputs, _ = batch_inputs([(ids, n_p) for ids, n_p, _ in batch], pad_id, 'cpu', packing)
+    with packed_attention(teacher, packing):
+        logits = _teacher_logits(teacher, bf16, **inputs)  # (B, T, V), or (1, ΣT, V) packed
+    start = 0
     for j, (ids, n_p, key) in enumerate(batch):
-        v, i = torch.log_softmax(logits[j, n_p - 1 : len(ids) - 1].float() / temperature, -1).topk(k, -1)
+        r, o = (0, start) if packing else (j, 0)
+        v, i = torch.log_softmax(logits[r, o + n_p - 1 : o + len(ids) - 1].float() / temperature, -1).topk(k, -1)
+        start += len(ids)
         yield key, v.cpu(), i.int().cpu()
 
 # %% ../../nbs/30_distill/33_kd.ipynb #8ae9b43d
@@ -185,14 +191,16 @@ class ServedTopK:
 def build_topk_cache(teacher, tok, pairs: list[tuple], path, k: int = 64, max_length: int = 256,
                      temperature: float = 1.0, batch_size: int = 8, shard_size: int = 256, bf16: bool | None = None,
                      count_padding: bool = False, ledger: TokenLedger | None = None, progress: bool = False,
-                     values: str = 'fp16') -> dict:
+                     values: str = 'fp16', packing: bool | None = None) -> dict:
     """Score `pairs` with the teacher (a local model, or a served engine with `prompt_logprobs`) and store top-k
     log-probs per label position under folder `path` (`values`: fp16 or q8); the index. `bf16`: autocast (null: the
-    machine's fast path)."""
+    machine's fast path); `packing`: batches without padding (null: when the teacher passes `core.packing.packs`)."""
     from tqdm.auto import tqdm
 
     local = isinstance(teacher, torch.nn.Module)
     bf16 = resolve_bf16(bf16, next(teacher.parameters()).device) if local else bf16
+    packing = local and (packs(teacher) if packing is None else packing)
+    count_padding = count_padding and not packing  # a packed batch has no padding
     if not local and temperature != 1.0:
         raise ValueError(f"temperature: a served teacher's prompt_logprobs are at temperature 1, got {temperature}")
     if values not in ('fp16', 'q8'):
@@ -220,7 +228,7 @@ def build_topk_cache(teacher, tok, pairs: list[tuple], path, k: int = 64, max_le
                 break
             ledger.charge_many(ch)
         index['teacher_scoring'] += ch['teacher_scoring']
-        rows = (teacher_topk_rows(teacher, batch, tok.pad_token_id, k, temperature, bf16) if local
+        rows = (teacher_topk_rows(teacher, batch, tok.pad_token_id, k, temperature, bf16, packing) if local
                 else served_topk_rows(teacher, batch, k))
         for key, v, i in rows:
             entries[key] = (sum(t.shape[0] for t in buf_v), v.shape[0])
@@ -371,10 +379,11 @@ def kd_batch_loss(model, rows: list[dict], *, pad_id: int, cfg: KDConfig, teache
     if cache is not None:
         full = [(e['full_ids'], e['n_p']) for e in rows]
         topk = cached_topk_batch(cache, full, batch, lab.shape[1] + 1, dev, packed=cfg.packing)
-    if fused:
-        loss, kd = fused_batch_loss(model, inputs, lab, mask, cfg, teacher, topk, body, head, n_examples=len(rows))
-    else:
-        loss, kd = logits_batch_loss(model, inputs, lab, mask, cfg, teacher, topk)
+    with packed_attention(model, cfg.packing), packed_attention(teacher, cfg.packing):
+        if fused:
+            loss, kd = fused_batch_loss(model, inputs, lab, mask, cfg, teacher, topk, body, head, len(rows))
+        else:
+            loss, kd = logits_batch_loss(model, inputs, lab, mask, cfg, teacher, topk)
     return loss, {'kd_losses': kd.item()}
 
 # %% ../../nbs/30_distill/33_kd.ipynb #5184967b
@@ -404,8 +413,7 @@ def on_policy_rows(model, rows: list[dict], stats: dict, gen, *, tok, lmbda: flo
 def _train(student, teacher, tok, pairs, cfg, ledger, topk_cache=None, lmbda=0.0, gen_kw=None, desc='kd',
            accelerator=None, **loop_kw):
     "The KD family on `train_loop`: the fit and charge with the teacher's scoring, the KD loss, GKD's swap."
-    cfg = resolve_precision(cfg or KDConfig(), student)
-    cfg = replace(cfg, count_padding=False) if cfg.packing else cfg  # packed batches have no padding to charge
+    cfg = resolve_packing(resolve_precision(cfg or KDConfig(), student), student, teacher)
     ledger = ledger or TokenLedger()
     cache = open_topk_cache(topk_cache, cfg) if topk_cache is not None else None
     if cache is None and teacher is None:

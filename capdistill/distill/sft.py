@@ -15,6 +15,7 @@ from ..core.fastpath import (resolve_bf16, use_compile, compiled_layers, record_
                                       COMPILED_SHAPES)
 from ..core.ledger import TokenLedger
 from ..core.models import encode_chat
+from ..core.packing import packed_attention, packs
 from ..core.rundir import write_json_atomic
 from .fused_head import fusable_head, final_hidden, fused_ce_loss, head_and_body
 
@@ -24,7 +25,7 @@ __all__ = ['SFTConfig', 'apply_lora', 'batch_charge', 'collate', 'encode_example
            'can_fuse_head', 'default_accelerator', 'fsdp2_shard', 'shard_numel', 'full_weights_sum',
            'gathered_state_dict', 'fsdp2_save', 'fsdp2_load', 'release_freed_memory', 'optimizer_step_and_record',
            'new_stats', 'TrainState', 'warmup_schedule', 'start_training', 'global_batches', 'fit_global_batch',
-           'train_step', 'run_compiles', 'train_loop', 'resolve_precision', 'sft_loss', 'sft_train']
+           'train_step', 'run_compiles', 'train_loop', 'resolve_precision', 'resolve_packing', 'sft_loss', 'sft_train']
 
 # %% ../../nbs/30_distill/31_sft.ipynb #bc6576d9
 @dataclass
@@ -43,8 +44,9 @@ class SFTConfig(Config):
                                   'compile time for the model, else COMPILE_MIN_STEPS)')
     count_prompt: bool = cfield(True, help='charge prompt tokens (student_train_prompt) as well as label tokens')
     count_padding: bool = cfield(False, help="also charge each batch's padding (to student_train_prompt)")
-    packing: bool = cfield(False, help='sft, kd: padding-free batches, the examples end to end in one row (positions '
-                           'restart per example, no attention across them): no FLOP on padding')
+    packing: bool | None = cfield(None, help='sft, kd: padding-free batches, the examples end to end in one row with '
+                                  'attention per example (core.packing): no FLOP on padding; null: when the model '
+                                  'passes the packing probe (core.packing.packs), else padded')
     epochs: int = cfield(1, ge=1, help='passes over the data (the budget may stop training earlier)')
     seed: int = cfield(0, help='seed of the example order and of the loop\'s own generator')
     lora_r: int = cfield(0, ge=0, help='LoRA rank; 0 trains all weights')
@@ -541,14 +543,26 @@ def resolve_precision(cfg, model):
     fields = [f for f in ('bf16', 'teacher_bf16') if hasattr(cfg, f)]
     return replace(cfg, **{f: resolve_bf16(getattr(cfg, f), dev) for f in fields})
 
+
+def resolve_packing(cfg, model, teacher=None):
+    "`cfg` with `packing` decided: null packs when the model (and a teacher model) pass `core.packing.packs`."
+    models = [m for m in (model, teacher) if isinstance(m, torch.nn.Module)]
+    ok = cfg.packing is not False and not is_fsdp2(model) and all(packs(m) for m in models)
+    if cfg.packing and not ok:
+        names = ' / '.join(type(m).__name__ for m in models)
+        raise ValueError(f"packing: true, but {names} does not take packed rows (FSDP2-sharded, or its attention does "
+                         "not follow transformers' attention interface: core.packing.probe_packing); set packing: "
+                         "false or null")
+    return replace(cfg, packing=ok, count_padding=cfg.count_padding and not ok)  # a packed batch has no padding
+
 # %% ../../nbs/30_distill/31_sft.ipynb #640212c4
 def sft_loss(model, rows: list[dict], pad_id: int, bf16: bool = True, packing: bool = False, body=None, head=None):
     """Masked next-token cross-entropy of a batch of `{ids, n_p}` rows (prompt and padding masked); `(loss, {})`.
     With the decoder `body` and LM `head` (`capdistill.distill.fused_head`) the head runs at label positions only."""
     dev = next(model.parameters()).device
     kw, lab = batch_inputs([(e['ids'], e['n_p']) for e in rows], pad_id, dev, packing)  # lab: (B, T-1)
-    with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
-        if head is not None:  # no KV cache (a cache would also turn packed-sequence detection off)
+    with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16), packed_attention(model, packing):
+        if head is not None:  # no KV cache
             h = final_hidden(model, body, **kw)  # (B, T, H)
         else:
             logits = model(**kw, use_cache=False).logits  # (B, T, V)
@@ -566,8 +580,7 @@ def sft_train(model, tok, pairs: list[tuple], cfg: SFTConfig | None = None, ledg
     """Train on `(prompt, response)` pairs until done or the ledger's training budget is spent; returns stats.
     With `checkpoint_dir` (and `save_every` steps) it checkpoints, and resumes from the newest checkpoint there.
     `optimizer` and `scheduler` carry an AdamW and its schedule over from an earlier call (ReAD's intervals)."""
-    cfg = resolve_precision(cfg or SFTConfig(), model)
-    cfg = replace(cfg, count_padding=False) if cfg.packing else cfg  # packed batches have no padding to charge
+    cfg = resolve_packing(resolve_precision(cfg or SFTConfig(), model), model)
     ledger = ledger or TokenLedger()
     accelerator = default_accelerator(accelerator)  # resolved once: the fused-head choice and the loop share it
     body, head = head_and_body(model) if can_fuse_head(model, accelerator) else (None, None)
