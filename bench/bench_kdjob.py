@@ -3,9 +3,9 @@ SmolLM2 student, SmolLM2 teacher, B8 T≤256, the fast path's precision; each si
 the loaded models to the trained student. capdistill runs as `capdistill distill` does with `teacher_cache: auto`: it
 scores the data once into a top-k cache (the job's `cache_topk` + tail, `cache_values`), frees the teacher and trains
 every epoch from the cache, its batches packed (the default `packing: null` for a model that passes
-`core.packing.packs`; scoring packs too). The peer is TRL's GKDTrainer(lmbda=0, beta=0: forward KL on the fixed data, the live
-teacher every step); TRL 1.16's DistillationTrainer only trains on-policy (it generates from prompts), so it has no
-fixed-dataset job to compare (its on-policy step is `bench_onpolicy`).
+`core.packing.packs`; scoring packs too). The peer is TRL's GKDTrainer(lmbda=0, beta=0: forward KL on the fixed
+data, the live teacher every step); TRL 1.16's DistillationTrainer only trains on-policy (it generates from
+prompts), so it has no fixed-dataset job to compare (its on-policy step is `bench_onpolicy`).
 capdistill runs twice: as the first job on a machine (no compile record, fresh inductor cache: its 24 steps stay
 eager by `COMPILE_MIN_STEPS`) and as a later job, after two short compiled runs of the same model left a compile
 record and a warm inductor cache (`compile: null` then decides from the record, `core.fastpath.compile_pays`)."""

@@ -91,7 +91,8 @@ def _summary(r: dict) -> list[str]:
         )
     if pk:
         rows.append(
-            f"| SFT step, padding-free packing vs padded batches, B8 T≤256 ({pk['padding_share']:.0%} padding) |"
+            f"| SFT step, padding-free packing (attention per example) vs padded batches, B8 T≤256"
+            f" ({pk['padding_share']:.0%} padding) |"
             f" {pk['tok_s']['packed']:.0f} tok/s | {pk['tok_s']['padded']:.0f} tok/s (peer: our padded path) |"
             f" **{pk['ratio']:.2f}x** tok/s, loss diff ≤ {pk['max_loss_diff']:.4f} | > 1x | "
             f"{'yes' if pk['ratio'] > 1 else 'no'} |"
