@@ -12,10 +12,10 @@ import torch
 from .config import capdistill_home
 
 # %% auto #0
-__all__ = ['MATMUL_ISA', 'COMPILE_MIN_STEPS', 'COMPILE_SPEEDUP', 'COMPILED_SHAPES', 'cpu_model', 'matmul_tflops', 'FastPath',
-           'choose_dtype', 'fast_path_file', 'measure_fast_path', 'fast_path', 'resolve_bf16', 'machine_threads',
-           'apply_threads', 'compile_record_file', 'model_shape', 'read_compile_records', 'compile_pays',
-           'record_compile', 'use_compile', 'decoder_layers', 'compiled_layers']
+__all__ = ['MATMUL_ISA', 'GEN_BATCH_TOKENS', 'COMPILE_MIN_STEPS', 'COMPILE_SPEEDUP', 'COMPILED_SHAPES', 'cpu_model',
+           'matmul_tflops', 'FastPath', 'choose_dtype', 'fast_path_file', 'measure_fast_path', 'fast_path',
+           'resolve_bf16', 'generation_batch', 'machine_threads', 'apply_threads', 'compile_record_file', 'model_shape',
+           'read_compile_records', 'compile_pays', 'record_compile', 'use_compile', 'decoder_layers', 'compiled_layers']
 
 # %% ../../nbs/00_core/06_fastpath.ipynb #511964b6
 MATMUL_ISA = ('amx_bf16', 'avx512_bf16', 'avx512f', 'avx2')
@@ -115,6 +115,15 @@ def resolve_bf16(flag: bool | None, device='cpu') -> bool:
     if torch.device(device).type != 'cpu':
         return True
     return fast_path().bf16
+
+# %% ../../nbs/00_core/06_fastpath.ipynb #ece5ca5b
+GEN_BATCH_TOKENS = 8192  # padded prompt tokens per generation batch: long prompts go in smaller batches
+
+
+def generation_batch(device=None) -> int:
+    "Default prompts per generation batch on `device` (default: CUDA if there is one): 64 on a CPU, 16 on a GPU."
+    kind = torch.device(device).type if device is not None else ('cuda' if torch.cuda.is_available() else 'cpu')
+    return 64 if kind == 'cpu' else 16
 
 # %% ../../nbs/00_core/06_fastpath.ipynb #e3060329
 def machine_threads() -> int:

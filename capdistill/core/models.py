@@ -9,13 +9,13 @@ from pathlib import Path
 import torch
 from torch import nn
 from .config import capdistill_home
-from .fastpath import resolve_bf16
+from .fastpath import GEN_BATCH_TOKENS, generation_batch, resolve_bf16
 
 # %% auto #0
 __all__ = ['MODELS', 'ModelLoadError', 'TokenizerMismatch', 'resolve_dtype', 'default_device', 'model_cache_dir', 'ensure_cached',
-           'hub_reachable', 'load_tokenizer', 'load_model', 'check_model_source', 'chat_text', 'generate',
-           'encode_chat', 'score_responses', 'perplexity', 'prune_layers', 'count_params', 'check_tokenizers_match',
-           'tiny_model']
+           'hub_reachable', 'load_tokenizer', 'load_model', 'check_model_source', 'chat_text', 'length_batches',
+           'generate', 'encode_chat', 'score_responses', 'perplexity', 'prune_layers', 'count_params',
+           'check_tokenizers_match', 'tiny_model']
 
 # %% ../../nbs/00_core/04_models.ipynb #886745b6
 MODELS = {
@@ -320,12 +320,23 @@ def _decode_completion(tok, row, stop) -> tuple[str, int]:
     return t, n_charged
 
 
+def length_batches(lens: list[int], batch_size: int, batch_tokens: int = GEN_BATCH_TOKENS) -> list[list[int]]:
+    """Indices of prompts with token counts `lens`, longest first, in batches of at most `batch_size` whose padded
+    prompt tokens stay within `batch_tokens` (a batch holds at least one): a long prompt does not pad a big batch."""
+    out = []
+    for i in sorted(range(len(lens)), key=lambda i: -lens[i]):
+        if not out or len(out[-1]) >= batch_size or (len(out[-1]) + 1) * lens[out[-1][0]] > batch_tokens:
+            out.append([])
+        out[-1].append(i)
+    return out
+
+
 def generate(
     model,
     tok,
     prompts: list[str],
     max_new_tokens: int = 64,
-    batch_size: int = 16,
+    batch_size: int | None = None,
     do_sample: bool = False,
     temperature: float = 1.0,
     top_p: float = 1.0,
@@ -336,23 +347,22 @@ def generate(
     logprobs: int = 0,
 ):
     """Batched generation; returns `(texts, prompt_tokens, completion_tokens)` per prompt, in input order.
-    Prompts are batched by length (less padding); `autocast` runs matmuls in bf16 (default: on a CPU
-    whose fast path is bf16).
+    Prompts are batched by length (less padding), `batch_size` at a time (default: `core.fastpath.generation_batch`);
+    `autocast` runs matmuls in bf16 (default: on a CPU whose fast path is bf16).
     With `logprobs=k > 0` a fourth list holds, per prompt, one `{'token', 'logprob', 'top_logprobs'}` entry per
     generated token (the model's raw log-probabilities, before temperature/top-p; `top_logprobs` the k best)."""
     from tqdm.auto import tqdm
 
     dev = next(model.parameters()).device
     autocast = (dev.type == 'cpu' and resolve_bf16(None)) if autocast is None else autocast  # CPU: the fast path's
+    batch_size = batch_size or generation_batch(dev)
     texts = [chat_text(tok, p) if chat else p for p in prompts]
     lens = [len(tok(t, add_special_tokens=False).input_ids) for t in texts]
-    order = sorted(range(len(texts)), key=lambda i: -lens[i])
     res = [None] * len(texts)
     old = tok.padding_side
     tok.padding_side = 'left'
     try:
-        for b in tqdm(range(0, len(order), batch_size), disable=not progress, desc='generate'):
-            idx = order[b : b + batch_size]
+        for idx in tqdm(length_batches(lens, batch_size), disable=not progress, desc='generate'):
             enc = tok([texts[i] for i in idx], return_tensors='pt', padding=True, add_special_tokens=False).to(dev)
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=autocast):
                 out = model.generate(

@@ -134,7 +134,7 @@ def collect_interventions(
         if s0 is None:
             s0 = probe_profile(student, tok, probes)  # the untouched student's profile, once
         prompts = dev_prompts(card, cfg.n_dev, cfg.seed)
-        refs, _, _ = generate(teacher, tok, prompts, max_new_tokens=cfg.max_new_tokens, batch_size=16)
+        refs, _, _ = generate(teacher, tok, prompts, max_new_tokens=cfg.max_new_tokens)
         before = float(np.mean(score_responses(student, tok, prompts, refs)))
         dev = dict(prompts=prompts, refs=refs, before=before, s0=s0)
         for i in todo:

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from ..core.config import Config, cfield, project_root, seed_everything
+from ..core.fastpath import generation_batch
 from ..core.ledger import TokenLedger, base_category
 from ..core.rundir import RunDir, read_records, write_json_atomic, write_jsonl_atomic
 from ..core.tracking import RunTracker, ledger_metrics, report_targets, report_to_field
@@ -90,7 +91,9 @@ class ReadConfig(Config):
     seed: int = cfield(1, help='seed of the policy, the prompt sampling and the SFT of every interval')
     policy: str = cfield('read', choices=POLICIES, help='allocation policy: read (UCB ensemble bandit) or a baseline')
     max_new_tokens: int = cfield(96, ge=1, help="length cap of the teacher's answers (tokens)")
-    gen_batch_size: int = cfield(16, ge=1, help='prompts per teacher generation batch')
+    gen_batch_size: int = cfield(default_factory=generation_batch, ge=1,
+                                 help='prompts per generation batch, teacher and dev (default: '
+                                      'core.fastpath.generation_batch: 64 on a CPU, 16 with a GPU)')
     gen_rounds: int = cfield(3, ge=1, help='generation rounds per interval to spend its generation share')
     max_epochs: int = cfield(3, ge=1, help="max SFT epochs over an interval's examples to spend its training share")
     keep_only_correct: bool = cfield(

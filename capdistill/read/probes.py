@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 from ..core.config import Config, cfield, project_root
+from ..core.fastpath import generation_batch
 from ..core.ledger import TokenLedger
 from ..core.rundir import read_records, write_jsonl_atomic
 from ..core.models import generate, score_responses, chat_text
@@ -32,7 +33,9 @@ class ProbeConfig(Config):
         {'easy': 0.5, 'medium': 0.5}, help='share of probes per difficulty (easy / medium / hard)'
     )
     max_new_tokens: int = cfield(64, ge=1, le=2048, help="length cap of the teacher's probe responses (tokens)")
-    batch_size: int = cfield(16, ge=1, help='prompts per teacher generation batch')
+    batch_size: int = cfield(default_factory=generation_batch, ge=1,
+                             help='prompts per generation batch (default: core.fastpath.generation_batch: '
+                                  '64 on a CPU, 16 with a GPU)')
 
 # %% ../../nbs/50_read/55_probes.ipynb #efb03472
 def build_probes(

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from ..core.config import Config, ConfigError, cfield, config_from_dict
+from ..core.fastpath import generation_batch
 from ..core.ledger import BudgetExceeded
 from ..core.rundir import append_record, read_records
 from ..tasks.prompts import verify
@@ -28,9 +29,9 @@ class GenerationConfig(Config):
     max_new_tokens: int = cfield(64, ge=1, help='longest completion, in tokens')
     temperature: float = cfield(0.0, ge=0, help='0 = greedy')
     top_p: float = cfield(1.0, gt=0, le=1, help='nucleus sampling mass (when temperature > 0)')
-    batch_size: int = cfield(
-        16, ge=1, help='prompts per model batch / per round of requests; also the cache flush unit'
-    )
+    batch_size: int = cfield(default_factory=generation_batch, ge=1,
+                             help='prompts per model batch / per round of requests; also the cache flush unit '
+                                  '(default: core.fastpath.generation_batch: 64 on a CPU, 16 with a GPU)')
     stop: list[str] = cfield([], help='stop strings (not included in the completion)')
     seed: int = cfield(0, help='sampling seed (when temperature > 0); part of the cache key then')
     logprobs: int = cfield(0, ge=0, help='top-k log-probabilities per generated token (0 = none)')
