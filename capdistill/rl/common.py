@@ -275,13 +275,17 @@ class LoopRun:
         self.led = TokenLedger.from_dict(rd.ledger.to_dict())  # working copies, committed together
         n, p = self.ws['step'], self.out / 'steps.jsonl'
         self.rows = read_records(p)[:n] if n else []
-        self.ckpt = self.out / 'ckpt' / 'train_state.pt'
+
+    def ckpt(self, step: int) -> Path:
+        """The checkpoint of the state after `step` steps: one file per step, so a kill between writing it and the
+        manifest leaves the committed step's checkpoint in place (the newer file is ignored and later removed)."""
+        return self.out / 'ckpt' / f'train_state_{step:06d}.pt'
 
     def resume(self) -> dict | None:
         "Load the last checkpoint of an unfinished run into the model and optimizer; its `extra` (None: fresh start)."
         if not self.ws['step'] or self.ws.get('finished'):
             return None
-        extra = load_train_state(self.ckpt, self.model, self.opt)
+        extra = load_train_state(self.ckpt(self.ws['step']), self.model, self.opt)
         print(f"{self.out}: resuming after step {self.ws['step']}")
         return extra
 
@@ -289,10 +293,13 @@ class LoopRun:
         "Write the rows and (`weights`) the checkpoint with `extra()`, then the state and the ledger together."
         write_jsonl_atomic(self.out / 'steps.jsonl', self.rows)
         if weights:
-            save_train_state(self.ckpt, self.model, self.opt, self.extra() if self.extra else None)
+            save_train_state(self.ckpt(self.ws['step']), self.model, self.opt, self.extra() if self.extra else None)
         self.rd.manifest['state'] = copy.deepcopy(self.ws)
         self.rd.ledger = TokenLedger.from_dict(self.led.to_dict())
         self.rd.save()
+        for old in (self.out / 'ckpt').glob('train_state_*.pt') if weights else ():
+            if old != self.ckpt(self.ws['step']):
+                old.unlink(missing_ok=True)  # only after the manifest names the new one
 
     def running(self, max_steps: int) -> bool:
         return self.ws['step'] < max_steps and not self.ws['stopped_by_budget'] and not self.ws.get('finished')
