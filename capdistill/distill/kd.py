@@ -17,7 +17,7 @@ from ..core.models import encode_chat, generate
 from functools import partial
 from .sft import (SFTConfig, batch_charge, batch_inputs, fit_batch, encode_examples,
                                     can_fuse_head, default_accelerator, resolve_precision, resolve_packing,
-                                    train_loop)
+                                    train_loop, example_spans)
 from ..core.packing import packed_attention, packs
 from .fused_head import head_and_body, final_hidden
 from .kd_losses import (KINDS, kd_loss, topk_kd_loss, fused_kd_loss, fused_topk_kd_loss,
@@ -142,14 +142,12 @@ def write_shard(path: Path, index: dict, values: list, indices: list, entries: d
 
 def teacher_topk_rows(teacher, batch, pad_id: int, k: int, temperature: float, bf16: bool, packing: bool = False):
     "`(key, values (R, k) fp32, indices (R, k) int32)` per `(ids, n_p, key)` example: the teacher's top-k per label."
-    inputs, _ = batch_inputs([(ids, n_p) for ids, n_p, _ in batch], pad_id, 'cpu', packing)
+    ex = [(ids, n_p) for ids, n_p, _ in batch]
+    inputs, _ = batch_inputs(ex, pad_id, 'cpu', packing)
     with packed_attention(teacher, packing):
         logits = _teacher_logits(teacher, bf16, **inputs)  # (B, T, V), or (1, ΣT, V) packed
-    start = 0
-    for j, (ids, n_p, key) in enumerate(batch):
-        r, o = (0, start) if packing else (j, 0)
+    for (ids, n_p, key), (r, o) in zip(batch, example_spans(ex, packing)):
         v, i = torch.log_softmax(logits[r, o + n_p - 1 : o + len(ids) - 1].float() / temperature, -1).topk(k, -1)
-        start += len(ids)
         yield key, v.cpu(), i.int().cpu()
 
 # %% ../../nbs/30_distill/33_kd.ipynb #8ae9b43d
@@ -293,11 +291,9 @@ def cached_topk_batch(cache, full, batch, T, device, packed: bool = False):
     vals = torch.full((*shape, k), -math.log(k), dtype=torch.float32)  # (B, T-1, k) or (1, ΣT-1, k)
     idx = torch.zeros((*shape, k), dtype=torch.int32)
     rows = cache.rows_many([(fids, n_p) for (_, n_p), (fids, _) in zip(batch, full)])
-    start = 0
-    for j, ((ids, n_p), (v, i)) in enumerate(zip(batch, rows)):
-        r, o, n = (0, start, len(ids) - n_p) if packed else (j, 0, len(ids) - n_p)
+    for (ids, n_p), (v, i), (r, o) in zip(batch, rows, example_spans(batch, packed)):
+        n = len(ids) - n_p
         vals[r, o + n_p - 1 : o + len(ids) - 1], idx[r, o + n_p - 1 : o + len(ids) - 1] = v[:n].float(), i[:n]
-        start += len(ids)
     return vals.to(device), idx.to(device)
 
 

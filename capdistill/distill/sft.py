@@ -20,12 +20,13 @@ from ..core.rundir import write_json_atomic
 from .fused_head import fusable_head, final_hidden, fused_ce_loss, head_and_body
 
 # %% auto #0
-__all__ = ['SFTConfig', 'apply_lora', 'batch_charge', 'collate', 'encode_examples', 'collate_packed', 'batch_inputs', 'fit_batch',
-           'epoch_order', 'is_sharded', 'latest_checkpoint', 'save_checkpoint', 'load_checkpoint', 'is_fsdp2',
-           'can_fuse_head', 'default_accelerator', 'fsdp2_shard', 'shard_numel', 'full_weights_sum',
-           'gathered_state_dict', 'fsdp2_save', 'fsdp2_load', 'release_freed_memory', 'optimizer_step_and_record',
-           'new_stats', 'TrainState', 'warmup_schedule', 'start_training', 'global_batches', 'fit_global_batch',
-           'train_step', 'run_compiles', 'train_loop', 'resolve_precision', 'resolve_packing', 'sft_loss', 'sft_train']
+__all__ = ['SFTConfig', 'apply_lora', 'batch_charge', 'collate', 'encode_examples', 'collate_packed', 'batch_inputs',
+           'example_spans', 'fit_batch', 'epoch_order', 'is_sharded', 'latest_checkpoint', 'save_checkpoint',
+           'load_checkpoint', 'is_fsdp2', 'can_fuse_head', 'default_accelerator', 'fsdp2_shard', 'shard_numel',
+           'full_weights_sum', 'gathered_state_dict', 'fsdp2_save', 'fsdp2_load', 'release_freed_memory',
+           'optimizer_step_and_record', 'new_stats', 'TrainState', 'warmup_schedule', 'start_training',
+           'global_batches', 'fit_global_batch', 'train_step', 'run_compiles', 'train_loop', 'resolve_precision',
+           'resolve_packing', 'sft_loss', 'sft_train']
 
 # %% ../../nbs/30_distill/31_sft.ipynb #bc6576d9
 @dataclass
@@ -107,13 +108,19 @@ def collate_packed(examples, device):
 
 def batch_inputs(batch, pad_id: int, device, packing: bool = False):
     """`(model inputs, next-token labels)` of `(ids, n_p)` examples: padded rows and their attention mask (labels
-    (B, T-1)), or one packed row (1, ΣT-1) without a mask: transformers masks attention across the examples from the
-    restarting positions (with no KV cache)."""
+    (B, T-1)), or one packed row (1, ΣT-1) without a mask, for a forward under `core.packing.packed_attention`
+    (attention per example, read from the restarting positions; no KV cache)."""
     if packing:
         x, pos, y = collate_packed(batch, device)  # (1, ΣT) each
         return dict(input_ids=x, position_ids=pos), y[:, 1:]
     x, am, y = collate(batch, pad_id, device)  # (B, T) each
     return dict(input_ids=x, attention_mask=am), y[:, 1:]
+
+
+def example_spans(batch, packing: bool = False) -> list[tuple[int, int]]:
+    "`(row, offset)` of each `(ids, n_p)` example's first token as `batch_inputs` lays the batch out."
+    starts = np.cumsum([0] + [len(ids) for ids, _ in batch[:-1]]).tolist()
+    return [(0, s) if packing else (j, 0) for j, s in zip(range(len(batch)), starts)]
 
 # %% ../../nbs/30_distill/31_sft.ipynb #a868f024
 def fit_batch(batch, ledger, cfg):
