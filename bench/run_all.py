@@ -12,8 +12,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from common import cpu_kind, machine_info
 
-BENCHES = ['bench_matmul', 'bench_generation', 'bench_teacher_dtype', 'bench_serve', 'bench_sft', 'bench_packing',
-           'bench_compile', 'bench_profile', 'bench_kd', 'bench_kdjob', 'bench_onpolicy', 'bench_topk', 'bench_demo']
+BENCHES = ['bench_matmul', 'bench_generation', 'bench_teacher_dtype', 'bench_prepack', 'bench_serve', 'bench_sft',
+           'bench_packing', 'bench_compile', 'bench_profile', 'bench_kd', 'bench_kdjob', 'bench_onpolicy', 'bench_topk',
+           'bench_demo']
 HERE = Path(__file__).parent
 RES = HERE / 'results'
 
@@ -48,6 +49,7 @@ def _summary(r: dict) -> list[str]:
     onp = r.get('bench_onpolicy', {}).get('res')
     td = r.get('bench_teacher_dtype', {}).get('res')
     sv, pk = r.get('bench_serve', {}).get('res'), r.get('bench_packing', {}).get('res')
+    pp = r.get('bench_prepack', {}).get('res')
     if kd:
         ok = kd['speedup'] >= 1.5
         rows.append(
@@ -80,6 +82,14 @@ def _summary(r: dict) -> list[str]:
             f" {td['max_new_tokens']} new tokens | {td['tok_s'][b]:.1f} tok/s | {td['tok_s'][a]:.1f} tok/s |"
             f" **{td['ratio']:.2f}x** tok/s, greedy texts identical {td['greedy_agreement']:.0%} | > 1x | "
             f"{'yes' if td['ratio'] > 1 else 'no'} |"
+        )
+    for b, x in (pp or {}).get('by_batch', {}).items():
+        rows.append(
+            f"| teacher decoding with oneDNN-prepacked fp32 weights vs the weights as loaded, B{b},"
+            f" {pp['max_new_tokens']} new tokens (generate packs by default here: {pp['packs_by_default']}) |"
+            f" {x['tok_s']['prepacked']:.1f} tok/s | {x['tok_s']['plain']:.1f} tok/s (peer: our unpacked path) |"
+            f" **{x['ratio']:.2f}x** tok/s, greedy texts identical {x['greedy_agreement']:.0%} | > 1x |"
+            f" {'yes' if x['ratio'] > 1 else 'no'} |"
         )
     if sv:
         rows.append(

@@ -4,18 +4,20 @@
 
 # %% ../../nbs/00_core/06_fastpath.ipynb #bb3159be
 from __future__ import annotations
-import hashlib, json, os, platform, shutil, time, datetime
+import hashlib, json, os, platform, shutil, time, datetime, types
 from contextlib import contextmanager
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import torch
+import torch.nn.functional as F
 from .config import capdistill_home
 
 # %% auto #0
-__all__ = ['MATMUL_ISA', 'GEN_BATCH_TOKENS', 'COMPILE_MIN_STEPS', 'COMPILE_SPEEDUP', 'COMPILED_SHAPES', 'cpu_model',
-           'matmul_tflops', 'FastPath', 'choose_dtype', 'fast_path_file', 'measure_fast_path', 'fast_path',
-           'resolve_bf16', 'generation_batch', 'machine_threads', 'apply_threads', 'compile_record_file', 'model_shape',
-           'read_compile_records', 'compile_pays', 'record_compile', 'use_compile', 'decoder_layers', 'compiled_layers']
+__all__ = ['MATMUL_ISA', 'GEN_BATCH_TOKENS', 'PACK_MIN_NEW_TOKENS', 'COMPILE_MIN_STEPS', 'COMPILE_SPEEDUP', 'COMPILED_SHAPES',
+           'cpu_model', 'matmul_tflops', 'FastPath', 'choose_dtype', 'fast_path_file', 'measure_fast_path', 'fast_path',
+           'resolve_bf16', 'generation_batch', 'packs_linears', 'packed_forward', 'packed_linears', 'machine_threads',
+           'apply_threads', 'compile_record_file', 'model_shape', 'read_compile_records', 'compile_pays',
+           'record_compile', 'use_compile', 'decoder_layers', 'compiled_layers']
 
 # %% ../../nbs/00_core/06_fastpath.ipynb #511964b6
 MATMUL_ISA = ('amx_bf16', 'avx512_bf16', 'avx512f', 'avx2')
@@ -124,6 +126,38 @@ def generation_batch(device=None) -> int:
     "Default prompts per generation batch on `device` (default: CUDA if there is one): 64 on a CPU, 16 on a GPU."
     kind = torch.device(device).type if device is not None else ('cuda' if torch.cuda.is_available() else 'cpu')
     return 64 if kind == 'cpu' else 16
+
+# %% ../../nbs/00_core/06_fastpath.ipynb #d7418f7c
+PACK_MIN_NEW_TOKENS = 8  # shorter generate calls skip packing: its ~0.45 s per 135M parameters would not pay
+
+
+def packs_linears(device, autocast: bool) -> bool:
+    "Decode with prepacked fp32 weights? On a CPU, matmuls in fp32 (no bf16 autocast), torch built with oneDNN."
+    return torch.device(device).type == 'cpu' and not autocast and torch.backends.mkldnn.is_available()
+
+
+def packed_forward(self, x):
+    "`nn.Linear.forward` with the prepacked weight (no-grad fp32 forwards of an unchanged weight)."
+    if torch.is_grad_enabled() or x.dtype != torch.float32 or self.weight._version != self.packed_version:
+        return F.linear(x, self.weight, self.bias)
+    return torch.ops.mkldnn._linear_pointwise(x, self.packed_weight, self.bias, 'none', [], '')
+
+# %% ../../nbs/00_core/06_fastpath.ipynb #053423c7
+@contextmanager
+def packed_linears(model, enabled: bool = True):
+    """Inside the block `model`'s fp32 CPU `nn.Linear`s multiply with a copy of their weight in oneDNN's blocked
+    layout (`packed_forward`); the copies are freed after it. Yields the number of layers packed."""
+    lin = [m for m in model.modules() if type(m) is torch.nn.Linear and 'forward' not in vars(m)] if enabled else []
+    lin = [m for m in lin if m.weight.dtype == torch.float32 and m.weight.device.type == 'cpu']
+    for m in lin:
+        m.packed_weight = torch.ops.mkldnn._reorder_linear_weight(m.weight.detach(), 16)  # 16: rows it is tuned for
+        m.packed_version = m.weight._version
+        m.forward = types.MethodType(packed_forward, m)  # an instance attribute over the class's forward
+    try:
+        yield len(lin)
+    finally:
+        for m in lin:
+            del m.forward, m.packed_weight, m.packed_version
 
 # %% ../../nbs/00_core/06_fastpath.ipynb #e3060329
 def machine_threads() -> int:

@@ -9,7 +9,8 @@ from pathlib import Path
 import torch
 from torch import nn
 from .config import capdistill_home
-from .fastpath import GEN_BATCH_TOKENS, generation_batch, resolve_bf16
+from .fastpath import GEN_BATCH_TOKENS, PACK_MIN_NEW_TOKENS, generation_batch, packed_linears
+from .fastpath import packs_linears, resolve_bf16
 
 # %% auto #0
 __all__ = ['MODELS', 'ModelLoadError', 'TokenizerMismatch', 'resolve_dtype', 'default_device', 'model_cache_dir', 'ensure_cached',
@@ -345,45 +346,50 @@ def generate(
     progress: bool = False,
     autocast: bool | None = None,
     logprobs: int = 0,
+    prepack: bool | None = None,
 ):
     """Batched generation; returns `(texts, prompt_tokens, completion_tokens)` per prompt, in input order.
     Prompts are batched by length (less padding), `batch_size` at a time (default: `core.fastpath.generation_batch`);
     `autocast` runs matmuls in bf16 (default: on a CPU whose fast path is bf16).
     With `logprobs=k > 0` a fourth list holds, per prompt, one `{'token', 'logprob', 'top_logprobs'}` entry per
-    generated token (the model's raw log-probabilities, before temperature/top-p; `top_logprobs` the k best)."""
+    generated token (the model's raw log-probabilities, before temperature/top-p; `top_logprobs` the k best).
+    `prepack` decodes with `core.fastpath.packed_linears` (default: `packs_linears`, from PACK_MIN_NEW_TOKENS on)."""
     from tqdm.auto import tqdm
 
     dev = next(model.parameters()).device
     autocast = (dev.type == 'cpu' and resolve_bf16(None)) if autocast is None else autocast  # CPU: the fast path's
     batch_size = batch_size or generation_batch(dev)
+    if prepack is None:
+        prepack = packs_linears(dev, autocast) and max_new_tokens >= PACK_MIN_NEW_TOKENS
     texts = [chat_text(tok, p) if chat else p for p in prompts]
     lens = [len(tok(t, add_special_tokens=False).input_ids) for t in texts]
     res = [None] * len(texts)
     old = tok.padding_side
     tok.padding_side = 'left'
     try:
-        for idx in tqdm(length_batches(lens, batch_size), disable=not progress, desc='generate'):
-            enc = tok([texts[i] for i in idx], return_tensors='pt', padding=True, add_special_tokens=False).to(dev)
-            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=autocast):
-                out = model.generate(
-                    **enc,
-                    max_new_tokens=max_new_tokens,
-                    pad_token_id=tok.pad_token_id,
-                    eos_token_id=tok.eos_token_id,
-                    **_sampling_kw(do_sample, temperature, top_p),
-                    **(dict(output_logits=True, return_dict_in_generate=True) if logprobs else {})
-                )
-            if logprobs:
-                lp, out = torch.stack(out.logits, 1).float().log_softmax(-1), out.sequences  # lp: (B, new, V)
-            new = out[:, enc.input_ids.shape[1] :]  # (B, new): the generated tokens, right-padded
-            for j, (i, row) in enumerate(zip(idx, new)):
-                t, n_charged = _decode_completion(tok, row, stop)
-                res[i] = (
-                    t,
-                    lens[i],
-                    n_charged,
-                    _token_logprobs(tok, row[:n_charged], lp[j, :n_charged], logprobs) if logprobs else None,
-                )
+        with packed_linears(model, prepack):  # fp32 on a CPU: oneDNN's prepacked weights (core.fastpath)
+            for idx in tqdm(length_batches(lens, batch_size), disable=not progress, desc='generate'):
+                enc = tok([texts[i] for i in idx], return_tensors='pt', padding=True, add_special_tokens=False).to(dev)
+                with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=autocast):
+                    out = model.generate(
+                        **enc,
+                        max_new_tokens=max_new_tokens,
+                        pad_token_id=tok.pad_token_id,
+                        eos_token_id=tok.eos_token_id,
+                        **_sampling_kw(do_sample, temperature, top_p),
+                        **(dict(output_logits=True, return_dict_in_generate=True) if logprobs else {})
+                    )
+                if logprobs:
+                    lp, out = torch.stack(out.logits, 1).float().log_softmax(-1), out.sequences  # lp: (B, new, V)
+                new = out[:, enc.input_ids.shape[1] :]  # (B, new): the generated tokens, right-padded
+                for j, (i, row) in enumerate(zip(idx, new)):
+                    t, n_charged = _decode_completion(tok, row, stop)
+                    res[i] = (
+                        t,
+                        lens[i],
+                        n_charged,
+                        _token_logprobs(tok, row[:n_charged], lp[j, :n_charged], logprobs) if logprobs else None,
+                    )
     finally:
         tok.padding_side = old
     cols = [[r[k] for r in res] for k in range(4 if logprobs else 3)]
