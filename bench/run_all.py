@@ -13,8 +13,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import cpu_kind, machine_info
 
 BENCHES = ['bench_matmul', 'bench_generation', 'bench_teacher_dtype', 'bench_prepack', 'bench_serve', 'bench_sft',
-           'bench_packing', 'bench_compile', 'bench_profile', 'bench_kd', 'bench_kdjob', 'bench_onpolicy', 'bench_topk',
-           'bench_demo']
+           'bench_fused_head', 'bench_packing', 'bench_compile', 'bench_profile', 'bench_kd', 'bench_kdjob',
+           'bench_onpolicy', 'bench_topk', 'bench_demo']
 HERE = Path(__file__).parent
 RES = HERE / 'results'
 
@@ -49,7 +49,7 @@ def _summary(r: dict) -> list[str]:
     onp = r.get('bench_onpolicy', {}).get('res')
     td = r.get('bench_teacher_dtype', {}).get('res')
     sv, pk = r.get('bench_serve', {}).get('res'), r.get('bench_packing', {}).get('res')
-    pp = r.get('bench_prepack', {}).get('res')
+    pp, fh = r.get('bench_prepack', {}).get('res'), r.get('bench_fused_head', {}).get('res')
     if kd:
         ok = kd['speedup'] >= 1.5
         rows.append(
@@ -90,6 +90,14 @@ def _summary(r: dict) -> list[str]:
             f" {x['tok_s']['prepacked']:.1f} tok/s | {x['tok_s']['plain']:.1f} tok/s (peer: our unpacked path) |"
             f" **{x['ratio']:.2f}x** tok/s, greedy texts identical {x['greedy_agreement']:.0%} | > 1x |"
             f" {'yes' if x['ratio'] > 1 else 'no'} |"
+        )
+    if fh:
+        rows.append(
+            f"| fused LM-head loss (SFT cross-entropy, {fh['rows']} rows, 49152 x 576 head, fwd + bwd) with the head"
+            f" prepacked by oneDNN vs the weight as is (packs here: {fh['packs_here']}) |"
+            f" {fh['s']['prepacked'] * 1e3:.0f} ms | {fh['s']['plain'] * 1e3:.0f} ms (peer: our unpacked path) |"
+            f" **{fh['ratio']:.2f}x** faster, grad W diff {fh['max_diff']['grad_W']:.0e} | > 1x |"
+            f" {'yes' if fh['ratio'] > 1 else 'no'} |"
         )
     if sv:
         rows.append(

@@ -15,9 +15,9 @@ from .config import capdistill_home
 # %% auto #0
 __all__ = ['MATMUL_ISA', 'GEN_BATCH_TOKENS', 'PACK_MIN_NEW_TOKENS', 'COMPILE_MIN_STEPS', 'COMPILE_SPEEDUP', 'COMPILED_SHAPES',
            'cpu_model', 'matmul_tflops', 'FastPath', 'choose_dtype', 'fast_path_file', 'measure_fast_path', 'fast_path',
-           'resolve_bf16', 'generation_batch', 'packs_linears', 'packed_forward', 'packed_linears', 'machine_threads',
-           'apply_threads', 'compile_record_file', 'model_shape', 'read_compile_records', 'compile_pays',
-           'record_compile', 'use_compile', 'decoder_layers', 'compiled_layers']
+           'resolve_bf16', 'generation_batch', 'packs_linears', 'prepacked', 'packed_linear', 'packed_forward',
+           'packed_linears', 'machine_threads', 'apply_threads', 'compile_record_file', 'model_shape',
+           'read_compile_records', 'compile_pays', 'record_compile', 'use_compile', 'decoder_layers', 'compiled_layers']
 
 # %% ../../nbs/00_core/06_fastpath.ipynb #511964b6
 MATMUL_ISA = ('amx_bf16', 'avx512_bf16', 'avx512f', 'avx2')
@@ -131,16 +131,26 @@ def generation_batch(device=None) -> int:
 PACK_MIN_NEW_TOKENS = 8  # shorter generate calls skip packing: its ~0.45 s per 135M parameters would not pay
 
 
-def packs_linears(device, autocast: bool) -> bool:
-    "Decode with prepacked fp32 weights? On a CPU, matmuls in fp32 (no bf16 autocast), torch built with oneDNN."
-    return torch.device(device).type == 'cpu' and not autocast and torch.backends.mkldnn.is_available()
+def packs_linears(device, bf16: bool) -> bool:
+    "Multiply by prepacked weights? On a CPU whose matmuls run in fp32 (not `bf16`), torch built with oneDNN."
+    return torch.device(device).type == 'cpu' and not bf16 and torch.backends.mkldnn.is_available()
+
+
+def prepacked(weight, rows: int = 16):
+    "oneDNN's copy of an fp32 CPU `weight` (out × in) in its blocked layout, tuned for `x @ weightᵀ` of ~`rows` rows."
+    return torch.ops.mkldnn._reorder_linear_weight(weight.detach(), rows)
+
+
+def packed_linear(x, packed, bias=None):
+    "`F.linear(x, weight, bias)` with `packed = prepacked(weight)`: (..., in) -> (..., out)."
+    return torch.ops.mkldnn._linear_pointwise(x, packed, bias, 'none', [], '')
 
 
 def packed_forward(self, x):
     "`nn.Linear.forward` with the prepacked weight (no-grad fp32 forwards of an unchanged weight)."
     if torch.is_grad_enabled() or x.dtype != torch.float32 or self.weight._version != self.packed_version:
         return F.linear(x, self.weight, self.bias)
-    return torch.ops.mkldnn._linear_pointwise(x, self.packed_weight, self.bias, 'none', [], '')
+    return packed_linear(x, self.packed_weight, self.bias)
 
 # %% ../../nbs/00_core/06_fastpath.ipynb #053423c7
 @contextmanager
@@ -150,7 +160,7 @@ def packed_linears(model, enabled: bool = True):
     lin = [m for m in model.modules() if type(m) is torch.nn.Linear and 'forward' not in vars(m)] if enabled else []
     lin = [m for m in lin if m.weight.dtype == torch.float32 and m.weight.device.type == 'cpu']
     for m in lin:
-        m.packed_weight = torch.ops.mkldnn._reorder_linear_weight(m.weight.detach(), 16)  # 16: rows it is tuned for
+        m.packed_weight = prepacked(m.weight)
         m.packed_version = m.weight._version
         m.forward = types.MethodType(packed_forward, m)  # an instance attribute over the class's forward
     try:

@@ -5,6 +5,7 @@
 # %% ../../nbs/30_distill/30_fused_head.ipynb #4046c07c
 from __future__ import annotations
 import torch
+from ..core.fastpath import packed_linear, packs_linears, prepacked
 
 # %% auto #0
 __all__ = ['FusedLinearLoss', 'select_rows', 'ce_rows', 'fused_ce_loss', 'head_and_body', 'fusable_head', 'final_hidden']
@@ -23,11 +24,12 @@ class FusedLinearLoss(torch.autograd.Function):
         gh = torch.zeros(h.shape, dtype=torch.float32, device=h.device) if need_h else None
         gW = torch.zeros(W.shape, dtype=torch.float32, device=W.device) if need_W else None
         Wm = W.detach().to(mm_dtype or W.dtype)
+        P = prepacked(Wm, chunk) if packs_linears(W.device, Wm.dtype != torch.float32) else None  # fp32 CPU: oneDNN
         with torch.autocast(h.device.type, enabled=False):
             for a in range(0, h.shape[0], chunk):
                 hc = h[a : a + chunk].detach().to(Wm.dtype)
                 wc = w[a : a + chunk]
-                s = (hc @ Wm.T).float()
+                s = (hc @ Wm.T if P is None else packed_linear(hc, P)).float()  # (C, V)
                 out = fn(s, *(x[a : a + chunk] for x in aux))
                 if len(out) == 3:  # closed-form d rows / d s
                     rows, side_rows, gs = out
@@ -42,8 +44,10 @@ class FusedLinearLoss(torch.autograd.Function):
                 total += (rows.detach() * wc).sum()
                 side += (side_rows.detach() * wc).sum()
                 if need_h:
-                    gh[a : a + chunk] = (gs @ Wm).float()
-                if need_W:
+                    gh[a : a + chunk] = (gs @ Wm).float()  # (C, H)
+                if need_W and gW.dtype == gs.dtype:
+                    gW.addmm_(gs.T, hc)  # (V, H), in place: no V×H temporary per chunk
+                elif need_W:
                     gW += (gs.T @ hc).float()
         ctx.save_for_backward(gh.to(h.dtype) if need_h else None, gW.to(W.dtype) if need_W else None)
         ctx.n_aux = len(aux)
