@@ -8,7 +8,8 @@ import torch
 from ..core.fastpath import packed_linear, packs_linears, prepacked
 
 # %% auto #0
-__all__ = ['FusedLinearLoss', 'select_rows', 'ce_rows', 'fused_ce_loss', 'head_and_body', 'fusable_head', 'final_hidden']
+__all__ = ['FusedLinearLoss', 'select_rows', 'ce_rows', 'fused_ce_loss', 'head_and_body', 'fusable_head', 'final_hidden',
+           'head_logits']
 
 # %% ../../nbs/30_distill/30_fused_head.ipynb #7da52ee7
 class FusedLinearLoss(torch.autograd.Function):
@@ -126,3 +127,11 @@ def final_hidden(model, body, **inputs):
     finally:
         hook.remove()
     return cap['h']
+
+# %% ../../nbs/30_distill/30_fused_head.ipynb #6b5f49df
+def head_logits(h, weight):
+    "`h @ weightᵀ`: (N, H) rows times a (V, H) head -> (N, V); a prepacked fp32 head on a CPU without bf16 autocast."
+    fp32 = h.dtype == weight.dtype == torch.float32 and not torch.is_autocast_enabled(h.device.type)
+    if fp32 and packs_linears(weight.device, False):
+        return packed_linear(h, prepacked(weight, h.shape[0]))
+    return h @ weight.T

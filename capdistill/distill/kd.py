@@ -19,14 +19,14 @@ from .sft import (SFTConfig, batch_charge, batch_inputs, fit_batch, encode_examp
                                     can_fuse_head, default_accelerator, resolve_precision, resolve_packing,
                                     train_loop, example_spans)
 from ..core.packing import packed_attention, packs
-from .fused_head import head_and_body, final_hidden
+from .fused_head import head_and_body, final_hidden, fusable_head, head_logits
 from .kd_losses import (KINDS, kd_loss, topk_kd_loss, fused_kd_loss, fused_topk_kd_loss,
                                          response_divergences)
 
 # %% auto #0
 __all__ = ['Q8_RANGE', 'KDConfig', 'teacher_charge', 'kd_charge', 'pack_topk', 'unpack_topk', 'ids_key', 'open_cache_index',
-           'write_shard', 'teacher_topk_rows', 'topk_from_prompt_logprobs', 'served_topk_rows', 'ServedTopK',
-           'build_topk_cache', 'TopKCache', 'cached_topk_batch', 'open_topk_cache', 'prepare_teacher',
+           'write_shard', 'teacher_label_logits', 'teacher_topk_rows', 'topk_from_prompt_logprobs', 'served_topk_rows',
+           'ServedTopK', 'build_topk_cache', 'TopKCache', 'cached_topk_batch', 'open_topk_cache', 'prepare_teacher',
            'fused_batch_loss', 'logits_batch_loss', 'kd_batch_loss', 'on_policy_rows', 'kd_train', 'gkd_train',
            'heldout_divergence']
 
@@ -140,14 +140,29 @@ def write_shard(path: Path, index: dict, values: list, indices: list, entries: d
     write_json_atomic(path / 'index.json', index)
 
 
+def teacher_label_logits(teacher, bf16: bool, spans: list[tuple], **inputs):
+    """The teacher's logits at the label rows, (ΣR, V): `spans` holds `(row, start, end)` per example. The head runs
+    at those rows only (`fused_head.head_logits`) unless it cannot be fused (then the model's own logits)."""
+    dev = next(teacher.parameters()).device
+    inputs = {n: v.to(dev) for n, v in inputs.items()}
+    with torch.no_grad(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
+        if not fusable_head(teacher):
+            out = teacher(**inputs, use_cache=False).logits  # (B, T, V)
+            return torch.cat([out[r, a:b] for r, a, b in spans])
+        body, head = head_and_body(teacher)
+        h = final_hidden(teacher, body, **inputs)  # (B, T, H), or (1, ΣT, H) packed
+        return head_logits(torch.cat([h[r, a:b] for r, a, b in spans]), head.weight)
+
+
 def teacher_topk_rows(teacher, batch, pad_id: int, k: int, temperature: float, bf16: bool, packing: bool = False):
     "`(key, values (R, k) fp32, indices (R, k) int32)` per `(ids, n_p, key)` example: the teacher's top-k per label."
     ex = [(ids, n_p) for ids, n_p, _ in batch]
     inputs, _ = batch_inputs(ex, pad_id, 'cpu', packing)
+    spans = [(r, o + n_p - 1, o + len(ids) - 1) for (ids, n_p), (r, o) in zip(ex, example_spans(ex, packing))]
     with packed_attention(teacher, packing):
-        logits = _teacher_logits(teacher, bf16, **inputs)  # (B, T, V), or (1, ΣT, V) packed
-    for (ids, n_p, key), (r, o) in zip(batch, example_spans(ex, packing)):
-        v, i = torch.log_softmax(logits[r, o + n_p - 1 : o + len(ids) - 1].float() / temperature, -1).topk(k, -1)
+        logits = teacher_label_logits(teacher, bf16, spans, **inputs)  # (ΣR, V)
+    for (_, _, key), part in zip(batch, logits.split([b - a for _, a, b in spans])):
+        v, i = torch.log_softmax(part.float() / temperature, -1).topk(k, -1)
         yield key, v.cpu(), i.int().cpu()
 
 # %% ../../nbs/30_distill/33_kd.ipynb #8ae9b43d
