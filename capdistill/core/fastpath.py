@@ -158,7 +158,8 @@ def packed_linears(model, enabled: bool = True):
     """Inside the block `model`'s fp32 CPU `nn.Linear`s multiply with a copy of their weight in oneDNN's blocked
     layout (`packed_forward`); the copies are freed after it. Yields the number of layers packed."""
     lin = [m for m in model.modules() if type(m) is torch.nn.Linear and 'forward' not in vars(m)] if enabled else []
-    lin = [m for m in lin if m.weight.dtype == torch.float32 and m.weight.device.type == 'cpu']
+    lin = [m for m in lin if m.weight.dtype == torch.float32 and m.weight.device.type == 'cpu'
+           and type(m.weight.data) is torch.Tensor]  # not a sharded (DTensor) weight
     for m in lin:
         m.packed_weight = prepacked(m.weight)
         m.packed_version = m.weight._version

@@ -132,6 +132,7 @@ def final_hidden(model, body, **inputs):
 def head_logits(h, weight):
     "`h @ weightᵀ`: (N, H) rows times a (V, H) head -> (N, V); a prepacked fp32 head on a CPU without bf16 autocast."
     fp32 = h.dtype == weight.dtype == torch.float32 and not torch.is_autocast_enabled(h.device.type)
+    fp32 = fp32 and type(weight.data) is torch.Tensor  # not a sharded (DTensor) weight
     if fp32 and packs_linears(weight.device, False):
         return packed_linear(h, prepacked(weight, h.shape[0]))
     return h @ weight.T
