@@ -3,11 +3,11 @@ head, 880 label rows (a B8 GSM8K batch's responses), chunks of 256 rows, forward
 oneDNN's prepacked copy (`core.fastpath.prepacked`, what it does on a CPU whose matmuls run in fp32) vs the weight as
 is (MKL's GEMM), interleaved A/B repetitions in one process; the losses and gradients of both compared."""
 
-import argparse, json, statistics, sys, time
+import argparse, json, sys, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import machine_info
+from common import ab_lines, ab_result, interleaved, machine_info
 
 
 def main(n=880, chunk=256, reps=5):
@@ -19,37 +19,33 @@ def main(n=880, chunk=256, reps=5):
     W = (torch.randn(V, H, generator=g) * 0.02).requires_grad_()
     h = torch.randn(n, H, generator=g).requires_grad_()
     lab, w = torch.randint(0, V, (n,), generator=g), torch.full((n,), 1.0 / n)
-    decide = fh.packs_linears
+    decide = fh.packable
 
     def run(packed: bool):
-        fh.packs_linears = decide if packed else (lambda *a: False)
+        "(label rows per second, (loss, grad h, grad W)) of one forward + backward."
+        fh.packable = decide if packed else (lambda *a: False)
         W.grad = h.grad = None
         t0 = time.perf_counter()
         loss, _ = fh.FusedLinearLoss.apply(h, W, w, fh.ce_rows, chunk, None, lab)
         loss.backward()
         dt = time.perf_counter() - t0
-        fh.packs_linears = decide
-        return dt, (loss.detach(), h.grad.clone(), W.grad.clone())
+        fh.packable = decide
+        return n / dt, (loss.detach(), h.grad.clone(), W.grad.clone())
 
     run(True), run(False)  # warm up
-    times, outs = {'plain': [], 'prepacked': []}, {}
-    for _ in range(reps):
-        for k in times:
-            dt, outs[k] = run(k == 'prepacked')
-            times[k].append(dt)
-    med = {k: statistics.median(v) for k, v in times.items()}
+    speed, outs = interleaved({'plain': lambda: run(False), 'prepacked': lambda: run(True)}, reps)
+    ab = ab_result(speed)
+    s = {k: n / v for k, v in ab['tok_s'].items()}  # median seconds per forward + backward
     diff = [float((a - b).abs().max()) for a, b in zip(outs['plain'], outs['prepacked'])]
-    res = {'s': med, 'spread': {k: [min(v), max(v)] for k, v in times.items()},
-           'ratio': med['plain'] / med['prepacked'],
-           'packs_here': decide('cpu', False), 'max_diff': {'loss': diff[0], 'grad_h': diff[1], 'grad_W': diff[2]},
+    res = {**ab, 's': s, 'ratio': s['plain'] / s['prepacked'], 'packs_here': decide(W),
+           'max_diff': {'loss': diff[0], 'grad_h': diff[1], 'grad_W': diff[2]},
            'rows': n, 'chunk': chunk, 'reps': reps, 'gflop': 3 * 2 * n * V * H / 1e9}
     print(f"fused LM-head cross-entropy, 49152 x 576 head, {n} rows, chunks of {chunk}, fp32, forward + backward"
-          f" ({machine_info()})")
-    for k, v in times.items():
-        print(f"  {k:<9} {med[k] * 1e3:.0f} ms (range {min(v) * 1e3:.0f}-{max(v) * 1e3:.0f}, {reps} reps),"
-              f" {res['gflop'] / med[k]:.0f} GFLOP/s")
-    print(f"  prepacked / plain: {res['ratio']:.2f}x faster; max abs difference: loss {diff[0]:.1e}, grad h"
-          f" {diff[1]:.1e}, grad W {diff[2]:.1e}")
+          f" ({machine_info()}); label rows per second:")
+    print('\n'.join(ab_lines(speed)))
+    print(f"  prepacked / plain: {res['ratio']:.2f}x faster ({s['prepacked'] * 1e3:.0f} vs {s['plain'] * 1e3:.0f} ms,"
+          f" {res['gflop'] / s['prepacked']:.0f} vs {res['gflop'] / s['plain']:.0f} GFLOP/s); max abs difference:"
+          f" loss {diff[0]:.1e}, grad h {diff[1]:.1e}, grad W {diff[2]:.1e}")
     print(json.dumps(res))
     return res
 

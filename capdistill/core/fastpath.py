@@ -15,8 +15,8 @@ from .config import capdistill_home
 # %% auto #0
 __all__ = ['MATMUL_ISA', 'GEN_BATCH_TOKENS', 'PACK_MIN_NEW_TOKENS', 'COMPILE_MIN_STEPS', 'COMPILE_SPEEDUP', 'COMPILED_SHAPES',
            'cpu_model', 'matmul_tflops', 'FastPath', 'choose_dtype', 'fast_path_file', 'measure_fast_path', 'fast_path',
-           'resolve_bf16', 'generation_batch', 'packs_linears', 'prepacked', 'packed_linear', 'packed_forward',
-           'packed_linears', 'machine_threads', 'apply_threads', 'compile_record_file', 'model_shape',
+           'resolve_bf16', 'generation_batch', 'packs_linears', 'packable', 'prepacked', 'packed_linear',
+           'packed_forward', 'packed_linears', 'machine_threads', 'apply_threads', 'compile_record_file', 'model_shape',
            'read_compile_records', 'compile_pays', 'record_compile', 'use_compile', 'decoder_layers', 'compiled_layers']
 
 # %% ../../nbs/00_core/06_fastpath.ipynb #511964b6
@@ -136,6 +136,13 @@ def packs_linears(device, bf16: bool) -> bool:
     return torch.device(device).type == 'cpu' and not bf16 and torch.backends.mkldnn.is_available()
 
 
+def packable(weight, x_dtype=torch.float32) -> bool:
+    """May `x @ weightᵀ` multiply by `prepacked(weight)`? fp32 rows and an fp32 CPU weight (not a sharded DTensor),
+    no CPU autocast in force, torch with oneDNN: the one test of decoding, the head and the fused loss."""
+    fp32 = weight.dtype == x_dtype == torch.float32 and type(weight.data) is torch.Tensor
+    return fp32 and packs_linears(weight.device, torch.is_autocast_enabled('cpu'))
+
+
 def prepacked(weight, rows: int = 16):
     "oneDNN's copy of an fp32 CPU `weight` (out × in) in its blocked layout, tuned for `x @ weightᵀ` of ~`rows` rows."
     return torch.ops.mkldnn._reorder_linear_weight(weight.detach(), rows)
@@ -148,7 +155,7 @@ def packed_linear(x, packed, bias=None):
 
 def packed_forward(self, x):
     "`nn.Linear.forward` with the prepacked weight (no-grad fp32 forwards of an unchanged weight)."
-    if torch.is_grad_enabled() or x.dtype != torch.float32 or self.weight._version != self.packed_version:
+    if torch.is_grad_enabled() or not packable(self.weight, x.dtype) or self.weight._version != self.packed_version:
         return F.linear(x, self.weight, self.bias)
     return packed_linear(x, self.packed_weight, self.bias)
 
@@ -158,8 +165,7 @@ def packed_linears(model, enabled: bool = True):
     """Inside the block `model`'s fp32 CPU `nn.Linear`s multiply with a copy of their weight in oneDNN's blocked
     layout (`packed_forward`); the copies are freed after it. Yields the number of layers packed."""
     lin = [m for m in model.modules() if type(m) is torch.nn.Linear and 'forward' not in vars(m)] if enabled else []
-    lin = [m for m in lin if m.weight.dtype == torch.float32 and m.weight.device.type == 'cpu'
-           and type(m.weight.data) is torch.Tensor]  # not a sharded (DTensor) weight
+    lin = [m for m in lin if packable(m.weight)]
     for m in lin:
         m.packed_weight = prepacked(m.weight)
         m.packed_version = m.weight._version

@@ -369,31 +369,32 @@ def generate(
     try:
         with packed_linears(model, prepack):  # fp32 on a CPU: oneDNN's prepacked weights (core.fastpath)
             for idx in tqdm(length_batches(lens, batch_size), disable=not progress, desc='generate'):
-                enc = tok([texts[i] for i in idx], return_tensors='pt', padding=True, add_special_tokens=False).to(dev)
-                with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=autocast):
-                    out = model.generate(
-                        **enc,
-                        max_new_tokens=max_new_tokens,
-                        pad_token_id=tok.pad_token_id,
-                        eos_token_id=tok.eos_token_id,
-                        **_sampling_kw(do_sample, temperature, top_p),
-                        **(dict(output_logits=True, return_dict_in_generate=True) if logprobs else {})
-                    )
-                if logprobs:
-                    lp, out = torch.stack(out.logits, 1).float().log_softmax(-1), out.sequences  # lp: (B, new, V)
-                new = out[:, enc.input_ids.shape[1] :]  # (B, new): the generated tokens, right-padded
-                for j, (i, row) in enumerate(zip(idx, new)):
-                    t, n_charged = _decode_completion(tok, row, stop)
-                    res[i] = (
-                        t,
-                        lens[i],
-                        n_charged,
-                        _token_logprobs(tok, row[:n_charged], lp[j, :n_charged], logprobs) if logprobs else None,
-                    )
+                kw = dict(max_new_tokens=max_new_tokens, **_sampling_kw(do_sample, temperature, top_p))
+                rows = _generate_batch(model, tok, [texts[i] for i in idx], [lens[i] for i in idx], stop, logprobs,
+                                       autocast, **kw)
+                for i, r in zip(idx, rows):
+                    res[i] = r
     finally:
         tok.padding_side = old
     cols = [[r[k] for r in res] for k in range(4 if logprobs else 3)]
     return tuple(cols)
+
+
+def _generate_batch(model, tok, texts: list[str], lens: list[int], stop, logprobs: int, autocast: bool, **gen_kw):
+    "One left-padded batch through `model.generate`: `(text, prompt tokens, completion tokens, logprobs or None)` each."
+    dev = next(model.parameters()).device
+    enc = tok(texts, return_tensors='pt', padding=True, add_special_tokens=False).to(dev)
+    extra = dict(output_logits=True, return_dict_in_generate=True) if logprobs else {}
+    with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=autocast):
+        out = model.generate(**enc, pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, **gen_kw, **extra)
+    if logprobs:
+        lp, out = torch.stack(out.logits, 1).float().log_softmax(-1), out.sequences  # lp: (B, new, V)
+    new = out[:, enc.input_ids.shape[1] :]  # (B, new): the generated tokens, right-padded
+    rows = []
+    for j, (n_p, row) in enumerate(zip(lens, new)):
+        t, n = _decode_completion(tok, row, stop)
+        rows.append((t, n_p, n, _token_logprobs(tok, row[:n], lp[j, :n], logprobs) if logprobs else None))
+    return rows
 
 
 def _token_logprobs(tok, ids, lp, k: int) -> list[dict]:

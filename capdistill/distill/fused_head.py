@@ -5,7 +5,7 @@
 # %% ../../nbs/30_distill/30_fused_head.ipynb #4046c07c
 from __future__ import annotations
 import torch
-from ..core.fastpath import packed_linear, packs_linears, prepacked
+from ..core.fastpath import packable, packed_linear, prepacked
 
 # %% auto #0
 __all__ = ['FusedLinearLoss', 'select_rows', 'ce_rows', 'fused_ce_loss', 'head_and_body', 'fusable_head', 'final_hidden',
@@ -25,8 +25,8 @@ class FusedLinearLoss(torch.autograd.Function):
         gh = torch.zeros(h.shape, dtype=torch.float32, device=h.device) if need_h else None
         gW = torch.zeros(W.shape, dtype=torch.float32, device=W.device) if need_W else None
         Wm = W.detach().to(mm_dtype or W.dtype)
-        P = prepacked(Wm, chunk) if packs_linears(W.device, Wm.dtype != torch.float32) else None  # fp32 CPU: oneDNN
         with torch.autocast(h.device.type, enabled=False):
+            P = prepacked(Wm, chunk) if packable(Wm, Wm.dtype) else None  # fp32 CPU: oneDNN's blocked layout
             for a in range(0, h.shape[0], chunk):
                 hc = h[a : a + chunk].detach().to(Wm.dtype)
                 wc = w[a : a + chunk]
@@ -34,7 +34,7 @@ class FusedLinearLoss(torch.autograd.Function):
                 out = fn(s, *(x[a : a + chunk] for x in aux))
                 if len(out) == 3:  # closed-form d rows / d s
                     rows, side_rows, gs = out
-                    gs = (gs * wc[:, None]).to(Wm.dtype)
+                    gs = gs.mul_(wc[:, None]).to(Wm.dtype)  # `fn`'s own buffer: in place
                 else:
                     with torch.enable_grad():
                         s.requires_grad_()
@@ -131,8 +131,6 @@ def final_hidden(model, body, **inputs):
 # %% ../../nbs/30_distill/30_fused_head.ipynb #6b5f49df
 def head_logits(h, weight):
     "`h @ weightᵀ`: (N, H) rows times a (V, H) head -> (N, V); a prepacked fp32 head on a CPU without bf16 autocast."
-    fp32 = h.dtype == weight.dtype == torch.float32 and not torch.is_autocast_enabled(h.device.type)
-    fp32 = fp32 and type(weight.data) is torch.Tensor  # not a sharded (DTensor) weight
-    if fp32 and packs_linears(weight.device, False):
+    if packable(weight, h.dtype):
         return packed_linear(h, prepacked(weight, h.shape[0]))
     return h @ weight.T

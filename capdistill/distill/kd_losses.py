@@ -217,10 +217,15 @@ def _fused_live_rows(s, ht, lab, Wt, kind, tau, beta, alpha, scale, ce_w):
     return (1 - ce_w) * kd + ce_w * torch.nn.functional.cross_entropy(s, lab, reduction='none'), kd
 
 
-def _topk_closed_form(s, vals, idx, tau):
+def _topk_closed_form(s, vals, idx, tau, inplace: bool = False):
     """`_topk_rows` and its gradient w.r.t. `s`: (Q·(P + r_t) − P on the top-k − (r_t / r_s)·Q off it) / τ, with
-    P the teacher's top-k mass, r_t its tail, r_s the student's (no tail terms where r_s is clamped, as autograd)."""
-    lps = torch.log_softmax(s / tau if tau != 1 else s, -1)  # (N, V)
+    P the teacher's top-k mass, r_t its tail, r_s the student's (no tail terms where r_s is clamped, as autograd).
+    `inplace`: the gradient overwrites `s` (one N×V buffer for the whole computation)."""
+    if inplace and s.device.type == 'cpu':  # log-softmax in place: the CPU kernel reads a row before writing it
+        lps = s.div_(tau) if tau != 1 else s
+        lps = torch._log_softmax(lps, -1, False, out=lps)  # (N, V), bitwise `log_softmax`
+    else:
+        lps = torch.log_softmax(s / tau if tau != 1 else s, -1)  # (N, V)
     idx = idx.long()
     lq, lp = lps.gather(-1, idx), vals.float()  # (N, k)
     p = lp.exp()
@@ -231,13 +236,14 @@ def _topk_closed_form(s, vals, idx, tau):
     free = lsq < -1e-7  # where r_s is clamped the tail term has no gradient
     ratio = torch.where(free, r_t * torch.exp(-lr_s), 0)  # r_t / r_s
     q = lps.exp_()  # Q, in place
-    g = q * (p.sum(-1) + torch.where(free, r_t, 0) - ratio)[:, None]
-    g.scatter_add_(-1, idx, q.gather(-1, idx) * ratio[:, None] - p)
+    qk = q.gather(-1, idx)  # (N, k)
+    g = q.mul_((p.sum(-1) + torch.where(free, r_t, 0) - ratio)[:, None])  # in place
+    g.scatter_add_(-1, idx, qk * ratio[:, None] - p)
     return rows, g.div_(tau)
 
 
 def _fused_topk_rows(s, vals, idx, lab, tau, scale, ce_w):
-    kd, g = _topk_closed_form(s, vals, idx, tau)
+    kd, g = _topk_closed_form(s, vals, idx, tau, inplace=not ce_w)  # with CE, `s` is read again below
     return _with_ce(kd * scale, g.mul_(scale), s, lab, ce_w)
 
 

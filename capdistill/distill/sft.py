@@ -16,6 +16,7 @@ from ..core.fastpath import (resolve_bf16, use_compile, compiled_layers, record_
 from ..core.ledger import TokenLedger
 from ..core.models import encode_chat
 from ..core.packing import packed_attention, packs
+from ..core.recompute import lean_activations, recomputes
 from ..core.rundir import write_json_atomic
 from .fused_head import fusable_head, final_hidden, fused_ce_loss, head_and_body
 
@@ -510,7 +511,7 @@ def train_loop(model, examples: list[dict], cfg, ledger, *, fit, charge, loss_fn
     reused = model_shape(base) in COMPILED_SHAPES
     compile_ = run_compiles(cfg, stats, total - stats['steps'], dev, base)
     try:
-        with compiled_layers(base, compile_) as nc:
+        with lean_activations(base, recomputes(compile_)), compiled_layers(base, compile_) as nc:
             stats['compiled_layers'] = nc
             for nxt, idx in global_batches(len(examples), cfg, W, acc.process_index, cursor):
                 local = [examples[i] for i in idx]
