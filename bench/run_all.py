@@ -210,8 +210,8 @@ def _standing(r: dict) -> list[str]:
         f" once ({later['scoring_s']:.0f} s); the rest is {later['steps']} student steps. The peak RSS is set in"
         f" training ({train_peak} MB):",
         "the student's fp32 weights, gradients and AdamW state (1.7 GB for the pruned SmolLM2) plus the activations",
-        "of B8 x T<=256 over 22 layers; the teacher is freed before training. Next steps: a faster attention backward,",
-        "activation memory (selective recomputation) for the RSS target.",
+        "of B8 x T<=256 over 22 layers; the teacher is freed before training. Next step: a faster attention backward.",
+        _KD_MEMORY,
     ]
 
 
@@ -221,8 +221,16 @@ def _partial_standing(r: dict) -> list[str]:
     if not have:
         return []
     todo = [b for b in BENCHES if b not in r]
-    return [f"Measured on this CPU kind so far: {', '.join(have)}; still to run here: {', '.join(todo) or 'none'}"
-            " (`python bench/run_all.py NAME ...`).\n"]
+    kd = [_KD_MEMORY + "\n"] if 'bench_kdjob' in r else []
+    return kd + [f"Measured on this CPU kind so far: {', '.join(have)}; still to run here: {', '.join(todo) or 'none'}"
+                 " (`python bench/run_all.py NAME ...`).\n"]
+
+
+_KD_MEMORY = ("For the KD job's RSS, eager training recomputes the MLP's silu(gate)·up and the RMSNorms' rows in"
+              " backward since 989ed6a (`capdistill.core.recompute`: 36% fewer saved activations; results measured before it"
+              " do not have it), and the top-k loss works in one N×V buffer per chunk; compiled layers leave what to"
+              " save to inductor, which peaks higher. Next: a tighter activation budget for compiled jobs"
+              " (`torch._functorch.config.activation_memory_budget`), measured against its recompute time.")
 
 
 KINDS_WANTED = {'intel-amx_bf16': 'Intel Xeon with AMX', 'amd-avx512_bf16': 'AMD EPYC Zen 4 (AVX-512 bf16)'}
