@@ -226,11 +226,12 @@ def _partial_standing(r: dict) -> list[str]:
                  " (`python bench/run_all.py NAME ...`).\n"]
 
 
-_KD_MEMORY = ("For the KD job's RSS, eager training recomputes the MLP's silu(gate)·up and the RMSNorms' rows in"
-              " backward since 989ed6a (`capdistill.core.recompute`: 36% fewer saved activations; results measured before it"
-              " do not have it), and the top-k loss works in one N×V buffer per chunk; compiled layers leave what to"
-              " save to inductor, which peaks higher. Next: a tighter activation budget for compiled jobs"
-              " (`torch._functorch.config.activation_memory_budget`), measured against its recompute time.")
+_KD_MEMORY = (
+    "For the KD job's RSS, eager training recomputes the MLP's silu(gate)·up and the RMSNorms' rows in backward since"
+    " 989ed6a (`capdistill.core.recompute`: 36% fewer saved activations; results measured before it do not have it),"
+    " and the top-k loss works in one N×V buffer per chunk; compiled layers leave what to save to inductor, which"
+    " peaks higher. Next: a tighter activation budget for compiled jobs"
+    " (`torch._functorch.config.activation_memory_budget`), measured against its recompute time.")
 
 
 KINDS_WANTED = {'intel-amx_bf16': 'Intel Xeon with AMX', 'amd-avx512_bf16': 'AMD EPYC Zen 4 (AVX-512 bf16)'}
