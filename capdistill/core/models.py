@@ -367,7 +367,7 @@ def generate(
     old = tok.padding_side
     tok.padding_side = 'left'
     try:
-        with packed_linears(model, prepack):  # fp32 on a CPU: oneDNN's prepacked weights (core.fastpath)
+        with packed_linears(model, prepack and not autocast):  # fp32 CPU: oneDNN's prepacked weights (core.fastpath)
             for idx in tqdm(length_batches(lens, batch_size), disable=not progress, desc='generate'):
                 kw = dict(max_new_tokens=max_new_tokens, **_sampling_kw(do_sample, temperature, top_p))
                 rows = _generate_batch(model, tok, [texts[i] for i in idx], [lens[i] for i in idx], stop, logprobs,

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['NORMS', 'SiluMulLinear', 'silu_mul_linear', 'RMSNormFn', 'rms_norm', 'plain_linear', 'lean_mlp', 'lean_norm',
+__all__ = ['MLPS', 'NORMS', 'SiluMulLinear', 'silu_mul_linear', 'RMSNormFn', 'rms_norm', 'plain_weight', 'lean_mlp', 'lean_norm',
            'lean_mlp_forward', 'lean_norm_forward', 'lean_activations', 'recomputes']
 
 # %% ../../nbs/00_core/08_recompute.ipynb #7e7d4d22
@@ -75,24 +75,25 @@ except ImportError:  # an older or newer transformers without it
     SILUS = ()
 
 # %% ../../nbs/00_core/08_recompute.ipynb #3d28d335
+MLPS = ('LlamaMLP', 'MistralMLP', 'Qwen2MLP', 'Qwen3MLP')  # down(act(gate(x)) * up(x)), nothing else
 NORMS = ('LlamaRMSNorm', 'MistralRMSNorm', 'Qwen2RMSNorm', 'Qwen3RMSNorm', 'Phi3RMSNorm')  # w · x/rms(x), eps inside
 
 
-def plain_linear(m) -> bool:
-    "A bias-free `nn.Linear` over a plain (not sharded) weight?"
-    return type(m) is torch.nn.Linear and m.bias is None and type(m.weight.data) is torch.Tensor
+def plain_weight(w) -> bool:
+    "A whole weight in this process: not a DTensor shard (FSDP), not a DeepSpeed ZeRO-3 partition (`ds_id`)."
+    return type(w.data) is torch.Tensor and not hasattr(w, 'ds_id')
 
 
 def lean_mlp(m) -> bool:
     "Can `m` run as `silu_mul_linear(gate_proj(x), up_proj(x), down_proj.weight)`?"
     projs = [getattr(m, k, None) for k in ('gate_proj', 'up_proj', 'down_proj')]
-    return all(plain_linear(p) for p in projs) and type(getattr(m, 'act_fn', None)) in (torch.nn.SiLU,) + SILUS
+    plain = all(type(p) is torch.nn.Linear and p.bias is None and plain_weight(p.weight) for p in projs)
+    return type(m).__name__ in MLPS and plain and type(m.act_fn) in (torch.nn.SiLU,) + SILUS
 
 
 def lean_norm(m) -> bool:
     "Is `m` a Llama-family RMSNorm (`weight`, `variance_epsilon`) over a plain weight?"
-    ok = type(m).__name__ in NORMS and hasattr(m, 'variance_epsilon')
-    return ok and type(m.weight.data) is torch.Tensor
+    return type(m).__name__ in NORMS and hasattr(m, 'variance_epsilon') and plain_weight(m.weight)
 
 # %% ../../nbs/00_core/08_recompute.ipynb #afdf6010
 def lean_mlp_forward(self, x):

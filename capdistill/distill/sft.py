@@ -510,9 +510,10 @@ def train_loop(model, examples: list[dict], cfg, ledger, *, fit, charge, loss_fn
     base = acc.unwrap_model(st.model)
     reused = model_shape(base) in COMPILED_SHAPES
     compile_ = run_compiles(cfg, stats, total - stats['steps'], dev, base)
+    lean = recomputes(compile_) and not is_sharded(acc)  # sharded weights are gathered by their own modules' hooks
     try:
-        with lean_activations(base, recomputes(compile_)), compiled_layers(base, compile_) as nc:
-            stats['compiled_layers'] = nc
+        with lean_activations(base, lean) as nl, compiled_layers(base, compile_) as nc:
+            stats['compiled_layers'], stats['lean_modules'] = nc, nl
             for nxt, idx in global_batches(len(examples), cfg, W, acc.process_index, cursor):
                 local = [examples[i] for i in idx]
                 if before_batch is not None:
