@@ -1,12 +1,12 @@
 """The machine's measured matmul FLOP/s (fp32 and bf16): the denominator of MFU, and the fast path's choice."""
 
-import argparse, json, sys, time
+import argparse, json, sys
 from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import machine_info
-from capdistill.core.fastpath import choose_dtype, cpu_model, matmul_tflops
+from capdistill.core.fastpath import choose_dtype, cpu_model, gemm_tflops, matmul_tflops
 
 
 def matmul_flops(dtype, n=2048) -> float:
@@ -18,22 +18,10 @@ def matmul_flops(dtype, n=2048) -> float:
 SHAPES = ((2048, 2048, 2048), (1024, 1024, 1024), (2048, 576, 1536), (2048, 1536, 576), (256, 576, 49152))
 
 
-def gemm_flops(dtype, m: int, k: int, n: int, min_seconds: float = 0.5) -> float:
-    "FLOP/s of an (m×k) @ (k×n) matmul in `dtype` (at least `min_seconds` of repetitions after two warm-ups)."
-    a, b = torch.randn(m, k, dtype=dtype), torch.randn(k, n, dtype=dtype)
-    for _ in range(2):
-        a @ b
-    reps, t0 = 0, time.perf_counter()
-    while (dt := time.perf_counter() - t0) < min_seconds:
-        a @ b
-        reps += 1
-    return 2 * m * k * n * reps / dt
-
-
 def peak_flops(dtype, shapes=SHAPES) -> tuple[float, tuple]:
     """`(FLOP/s, shape)`: the best matmul throughput in `dtype` over square and the training step's own shapes, the
     denominator of MFU (a square-only peak can sit below what the model's GEMMs reach: MFU above 100%)."""
-    return max((gemm_flops(dtype, *s), s) for s in shapes)
+    return max((gemm_tflops(dtype, *s, min_seconds=0.5) * 1e12, s) for s in shapes)
 
 
 def main():

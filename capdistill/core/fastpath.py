@@ -14,10 +14,11 @@ from .config import capdistill_home
 
 # %% auto #0
 __all__ = ['MATMUL_ISA', 'GEN_BATCH_TOKENS', 'PACK_MIN_NEW_TOKENS', 'COMPILE_MIN_STEPS', 'COMPILE_SPEEDUP', 'COMPILED_SHAPES',
-           'cpu_model', 'matmul_tflops', 'FastPath', 'choose_dtype', 'fast_path_file', 'measure_fast_path', 'fast_path',
-           'resolve_bf16', 'generation_batch', 'packs_linears', 'packable', 'prepacked', 'packed_linear',
-           'packed_forward', 'packed_linears', 'machine_threads', 'apply_threads', 'compile_record_file', 'model_shape',
-           'read_compile_records', 'compile_pays', 'record_compile', 'use_compile', 'decoder_layers', 'compiled_layers']
+           'cpu_model', 'gemm_tflops', 'matmul_tflops', 'FastPath', 'choose_dtype', 'fast_path_file',
+           'measure_fast_path', 'fast_path', 'resolve_bf16', 'generation_batch', 'packs_linears', 'packable',
+           'prepacked', 'packed_linear', 'packed_forward', 'packed_linears', 'machine_threads', 'apply_threads',
+           'compile_record_file', 'model_shape', 'read_compile_records', 'compile_pays', 'record_compile',
+           'use_compile', 'decoder_layers', 'compiled_layers']
 
 # %% ../../nbs/00_core/06_fastpath.ipynb #511964b6
 MATMUL_ISA = ('amx_bf16', 'avx512_bf16', 'avx512f', 'avx2')
@@ -34,16 +35,21 @@ def cpu_model() -> str:
     return f"{name} [{' '.join(f for f in MATMUL_ISA if f in flags)}]"
 
 # %% ../../nbs/00_core/06_fastpath.ipynb #2e5138ba
-def matmul_tflops(dtype=torch.float32, n: int = 1024, min_seconds: float = 0.3) -> float:
-    "Measured TFLOP/s of an `n x n` matmul in `dtype` on this process's threads."
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+def gemm_tflops(dtype, m: int, k: int, n: int, min_seconds: float = 0.3) -> float:
+    "Measured TFLOP/s of an (m×k) @ (k×n) matmul in `dtype` on this process's threads (after two warm-ups)."
+    a, b = torch.randn(m, k, dtype=dtype), torch.randn(k, n, dtype=dtype)
     for _ in range(2):
         a @ b
     reps, t0 = 0, time.perf_counter()
     while (dt := time.perf_counter() - t0) < min_seconds:
         a @ b
         reps += 1
-    return 2 * n**3 * reps / dt / 1e12
+    return 2 * m * k * n * reps / dt / 1e12
+
+
+def matmul_tflops(dtype=torch.float32, n: int = 1024, min_seconds: float = 0.3) -> float:
+    "Measured TFLOP/s of an `n x n` matmul in `dtype` on this process's threads."
+    return gemm_tflops(dtype, n, n, n, min_seconds)
 
 # %% ../../nbs/00_core/06_fastpath.ipynb #371a5880
 @dataclass
