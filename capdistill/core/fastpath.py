@@ -15,10 +15,10 @@ from .config import capdistill_home
 # %% auto #0
 __all__ = ['MATMUL_ISA', 'GEN_BATCH_TOKENS', 'PACK_MIN_NEW_TOKENS', 'COMPILE_MIN_STEPS', 'COMPILE_SPEEDUP', 'COMPILED_SHAPES',
            'cpu_model', 'gemm_tflops', 'matmul_tflops', 'FastPath', 'choose_dtype', 'fast_path_file',
-           'measure_fast_path', 'fast_path', 'resolve_bf16', 'generation_batch', 'packs_linears', 'packable',
-           'prepacked', 'packed_linear', 'packed_forward', 'packed_linears', 'machine_threads', 'apply_threads',
-           'compile_record_file', 'model_shape', 'read_compile_records', 'compile_pays', 'record_compile',
-           'use_compile', 'decoder_layers', 'compiled_layers']
+           'measure_fast_path', 'fast_path', 'resolve_bf16', 'generation_batch', 'packs_linears', 'plain_weight',
+           'packable', 'prepacked', 'packed_linear', 'packed_forward', 'packed_linears', 'machine_threads',
+           'apply_threads', 'compile_record_file', 'model_shape', 'read_compile_records', 'compile_pays',
+           'record_compile', 'use_compile', 'decoder_layers', 'compiled_layers']
 
 # %% ../../nbs/00_core/06_fastpath.ipynb #511964b6
 MATMUL_ISA = ('amx_bf16', 'avx512_bf16', 'avx512f', 'avx2')
@@ -142,10 +142,15 @@ def packs_linears(device, bf16: bool) -> bool:
     return torch.device(device).type == 'cpu' and not bf16 and torch.backends.mkldnn.is_available()
 
 
+def plain_weight(w) -> bool:
+    "A whole weight in this process: not a DTensor shard (FSDP), not a DeepSpeed ZeRO-3 partition (`ds_id`)."
+    return type(w.data) is torch.Tensor and not hasattr(w, 'ds_id')
+
+
 def packable(weight, x_dtype=torch.float32) -> bool:
-    """May `x @ weightᵀ` multiply by `prepacked(weight)`? fp32 rows and an fp32 CPU weight (not a sharded DTensor),
-    no CPU autocast in force, torch with oneDNN: the one test of decoding, the head and the fused loss."""
-    fp32 = weight.dtype == x_dtype == torch.float32 and type(weight.data) is torch.Tensor
+    """May `x @ weightᵀ` multiply by `prepacked(weight)`? fp32 rows and an fp32 CPU `plain_weight`, no CPU
+    autocast in force, torch with oneDNN: the one test of decoding, the head and the fused loss."""
+    fp32 = weight.dtype == x_dtype == torch.float32 and plain_weight(weight)
     return fp32 and packs_linears(weight.device, torch.is_autocast_enabled('cpu'))
 
 

@@ -8,10 +8,12 @@ from contextlib import contextmanager
 import os, types
 import torch
 import torch.nn.functional as F
+from .fastpath import plain_weight
 
 # %% auto #0
-__all__ = ['MLPS', 'NORMS', 'SiluMulLinear', 'silu_mul_linear', 'RMSNormFn', 'rms_norm', 'plain_weight', 'lean_mlp', 'lean_norm',
-           'lean_mlp_forward', 'lean_norm_forward', 'lean_activations', 'recomputes']
+__all__ = ['MLPS', 'NORMS', 'SiluMulLinear', 'silu_mul_linear', 'rms_apply', 'RMSNormFn', 'rms_norm', 'NormLinear', 'norm_linear',
+           'lean_mlp', 'lean_norm', 'lean_linear', 'lean_mlp_forward', 'lean_norm_forward', 'lean_linear_forward',
+           'lean_activations', 'recomputes']
 
 # %% ../../nbs/00_core/08_recompute.ipynb #7e7d4d22
 class SiluMulLinear(torch.autograd.Function):
@@ -41,15 +43,18 @@ def silu_mul_linear(g, u, W):
     return SiluMulLinear.apply(g, u, W)
 
 # %% ../../nbs/00_core/08_recompute.ipynb #8dd0311c
+def rms_apply(x, w, rstd):
+    "`w · (x · rstd)`, normalized in fp32 and cast back to `x`'s dtype before the weight: (..., H), (H,), (..., 1)."
+    return w * (x.to(torch.float32) * rstd).to(x.dtype)
+
+
 class RMSNormFn(torch.autograd.Function):
-    "`w · (x · rsqrt(mean(x²) + eps))`: (..., H), (H,) -> (..., H); backward recomputes the normalized rows."
+    "`rms_apply(x, w, rstd)` with `rstd = 1/rms(x)` given: (..., H); backward recomputes the normalized rows."
 
     @staticmethod
-    def forward(ctx, x, w, eps):
-        xf = x.to(torch.float32)
-        rstd = torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + eps)  # (..., 1)
+    def forward(ctx, x, w, rstd):
         ctx.save_for_backward(x, w, rstd)
-        return w * (xf * rstd).to(x.dtype)
+        return rms_apply(x, w, rstd)
 
     @staticmethod
     def backward(ctx, go):
@@ -64,8 +69,44 @@ class RMSNormFn(torch.autograd.Function):
 
 
 def rms_norm(x, w, eps: float):
-    "RMSNorm of `x` (last axis) with weight `w`, keeping only `x` and `1/rms` for backward."
-    return RMSNormFn.apply(x, w, eps)
+    """RMSNorm of `x` (last axis) with weight `w`, keeping only `x` and `1/rms` for backward. The output carries them
+    as `y.rms_parts` (with its version), so `norm_linear` can recompute `y` instead of keeping it."""
+    with torch.no_grad():
+        rstd = torch.rsqrt(x.to(torch.float32).pow(2).mean(-1, keepdim=True) + eps)  # (..., 1)
+    y = RMSNormFn.apply(x, w, rstd)
+    y.rms_parts = (x, w, rstd, y._version)
+    return y
+
+# %% ../../nbs/00_core/08_recompute.ipynb #2bde223e
+class NormLinear(torch.autograd.Function):
+    "`y Wᵀ + b` for `y = rms_apply(x, w, rstd)`: (..., H), (O, H) -> (..., O); keeps `x` and `rstd`, not `y`."
+
+    @staticmethod
+    def forward(ctx, y, W, b, x, w, rstd):
+        ctx.save_for_backward(W, x, w, rstd)
+        ctx.y_dtype, ctx.has_b = y.dtype, b is not None
+        return F.linear(y, W, b)
+
+    @staticmethod
+    def backward(ctx, go):
+        W, x, w, rstd = ctx.saved_tensors
+        gy = (go @ W.to(go.dtype)).to(ctx.y_dtype)  # (..., H)
+        go2 = go.reshape(-1, go.shape[-1])  # (N, O)
+        gW = gb = None
+        if ctx.needs_input_grad[1]:
+            y = rms_apply(x, w, rstd).to(go.dtype).reshape(-1, x.shape[-1])  # the norm's output again, (N, H)
+            gW = (go2.T @ y).to(W.dtype)  # (O, H)
+        if ctx.has_b and ctx.needs_input_grad[2]:
+            gb = go2.sum(0).to(W.dtype)  # (O,)
+        return gy, gW, gb, None, None, None
+
+
+def norm_linear(y, W, b=None):
+    "`F.linear(y, W, b)`; over an unmodified `rms_norm` output it keeps the norm's input for backward, not `y`."
+    parts = getattr(y, 'rms_parts', None)
+    if parts is None or parts[-1] != y._version or not torch.is_grad_enabled():
+        return F.linear(y, W, b)
+    return NormLinear.apply(y, W, b, *parts[:-1])
 
 # %% ../../nbs/00_core/08_recompute.ipynb #e8771b1e
 try:
@@ -79,11 +120,6 @@ MLPS = ('LlamaMLP', 'MistralMLP', 'Qwen2MLP', 'Qwen3MLP')  # down(act(gate(x)) *
 NORMS = ('LlamaRMSNorm', 'MistralRMSNorm', 'Qwen2RMSNorm', 'Qwen3RMSNorm', 'Phi3RMSNorm')  # w · x/rms(x), eps inside
 
 
-def plain_weight(w) -> bool:
-    "A whole weight in this process: not a DTensor shard (FSDP), not a DeepSpeed ZeRO-3 partition (`ds_id`)."
-    return type(w.data) is torch.Tensor and not hasattr(w, 'ds_id')
-
-
 def lean_mlp(m) -> bool:
     "Can `m` run as `silu_mul_linear(gate_proj(x), up_proj(x), down_proj.weight)`?"
     projs = [getattr(m, k, None) for k in ('gate_proj', 'up_proj', 'down_proj')]
@@ -95,6 +131,11 @@ def lean_norm(m) -> bool:
     "Is `m` a Llama-family RMSNorm (`weight`, `variance_epsilon`) over a plain weight?"
     return type(m).__name__ in NORMS and hasattr(m, 'variance_epsilon') and plain_weight(m.weight)
 
+
+def lean_linear(m) -> bool:
+    "Is `m` a plain `nn.Linear` (not a subclass, not sharded)? Its forward is `F.linear` either way."
+    return type(m) is torch.nn.Linear and all(plain_weight(p) for p in m.parameters(recurse=False))
+
 # %% ../../nbs/00_core/08_recompute.ipynb #afdf6010
 def lean_mlp_forward(self, x):
     "`LlamaMLP.forward` keeping `gate(x)` and `up(x)` only."
@@ -105,13 +146,19 @@ def lean_norm_forward(self, x):
     "`LlamaRMSNorm.forward` keeping `x` and `1/rms` only."
     return rms_norm(x, self.weight, self.variance_epsilon)
 
+
+def lean_linear_forward(self, y):
+    "`nn.Linear.forward` by `norm_linear`: a norm's output is recomputed in backward, not kept."
+    return norm_linear(y, self.weight, self.bias)
+
 # %% ../../nbs/00_core/08_recompute.ipynb #02f550be
 @contextmanager
 def lean_activations(model, enabled: bool = True):
-    """Inside the block `model`'s recognized MLPs and RMSNorms run `lean_mlp_forward` / `lean_norm_forward`
-    (same values, fewer saved tensors); their own forwards after it. Yields the number of modules switched."""
+    """Inside the block `model`'s recognized MLPs, RMSNorms and linears run `lean_mlp_forward` / `lean_norm_forward` /
+    `lean_linear_forward` (same values, fewer saved tensors); their own forwards after it. Yields how many switched."""
     mods = [m for m in model.modules() if 'forward' not in vars(m)] if enabled else []
-    swaps = [(m, lean_mlp_forward if lean_mlp(m) else lean_norm_forward) for m in mods if lean_mlp(m) or lean_norm(m)]
+    kinds = ((lean_mlp, lean_mlp_forward), (lean_norm, lean_norm_forward), (lean_linear, lean_linear_forward))
+    swaps = [(m, next(f for ok, f in kinds if ok(m))) for m in mods if any(ok(m) for ok, _ in kinds)]
     for m, fwd in swaps:
         m.forward = types.MethodType(fwd, m)  # an instance attribute over the class's forward
     try:
