@@ -11,9 +11,9 @@ import torch.nn.functional as F
 from .fastpath import plain_weight
 
 # %% auto #0
-__all__ = ['MLPS', 'NORMS', 'SiluMulLinear', 'silu_mul_linear', 'rms_apply', 'RMSNormFn', 'rms_norm', 'NormLinear', 'norm_linear',
-           'lean_mlp', 'lean_norm', 'lean_linear', 'lean_mlp_forward', 'lean_norm_forward', 'lean_linear_forward',
-           'lean_activations', 'recomputes']
+__all__ = ['MLPS', 'NORMS', 'SiluMulLinear', 'silu_mul_linear', 'rms_apply', 'RMSNormFn', 'rms_norm', 'shared_recompute',
+           'NormLinear', 'norm_linear', 'lean_mlp', 'lean_norm', 'lean_linear', 'lean_mlp_forward', 'lean_norm_forward',
+           'lean_linear_forward', 'lean_activations', 'recomputes']
 
 # %% ../../nbs/00_core/08_recompute.ipynb #7e7d4d22
 class SiluMulLinear(torch.autograd.Function):
@@ -74,17 +74,30 @@ def rms_norm(x, w, eps: float):
     with torch.no_grad():
         rstd = torch.rsqrt(x.to(torch.float32).pow(2).mean(-1, keepdim=True) + eps)  # (..., 1)
     y = RMSNormFn.apply(x, w, rstd)
-    y.rms_parts = (x, w, rstd, y._version)
+    y.rms_parts = (x, w, rstd, y._version, {})  # the dict: its readers' shared recompute in backward
     return y
 
 # %% ../../nbs/00_core/08_recompute.ipynb #2bde223e
+def shared_recompute(memo: dict, make):
+    "`make()`, computed once for the readers registered in `memo['readers']` and dropped after the last one's call."
+    memo['readers'] -= 1
+    out = memo.pop('value', None) if memo['readers'] <= 0 else memo.get('value')
+    if out is None:
+        out = make()
+        if memo['readers'] > 0:
+            memo['value'] = out
+    return out
+
+
 class NormLinear(torch.autograd.Function):
-    "`y Wᵀ + b` for `y = rms_apply(x, w, rstd)`: (..., H), (O, H) -> (..., O); keeps `x` and `rstd`, not `y`."
+    """`y Wᵀ + b` for `y = rms_apply(x, w, rstd)`: (..., H), (O, H) -> (..., O); keeps `x` and `rstd`, not `y`.
+    The projections reading one norm share one recompute of `y` in backward (`memo`)."""
 
     @staticmethod
-    def forward(ctx, y, W, b, x, w, rstd):
+    def forward(ctx, y, W, b, x, w, rstd, memo):
         ctx.save_for_backward(W, x, w, rstd)
-        ctx.y_dtype, ctx.has_b = y.dtype, b is not None
+        ctx.y_dtype, ctx.has_b, ctx.memo = y.dtype, b is not None, memo
+        memo['readers'] = memo.get('readers', 0) + 1
         return F.linear(y, W, b)
 
     @staticmethod
@@ -93,20 +106,20 @@ class NormLinear(torch.autograd.Function):
         gy = (go @ W.to(go.dtype)).to(ctx.y_dtype)  # (..., H)
         go2 = go.reshape(-1, go.shape[-1])  # (N, O)
         gW = gb = None
+        y = shared_recompute(ctx.memo, lambda: rms_apply(x, w, rstd).to(go.dtype).reshape(-1, x.shape[-1]))  # (N, H)
         if ctx.needs_input_grad[1]:
-            y = rms_apply(x, w, rstd).to(go.dtype).reshape(-1, x.shape[-1])  # the norm's output again, (N, H)
             gW = (go2.T @ y).to(W.dtype)  # (O, H)
         if ctx.has_b and ctx.needs_input_grad[2]:
             gb = go2.sum(0).to(W.dtype)  # (O,)
-        return gy, gW, gb, None, None, None
+        return gy, gW, gb, None, None, None, None
 
 
 def norm_linear(y, W, b=None):
     "`F.linear(y, W, b)`; over an unmodified `rms_norm` output it keeps the norm's input for backward, not `y`."
-    parts = getattr(y, 'rms_parts', None)
-    if parts is None or parts[-1] != y._version or not torch.is_grad_enabled():
+    x, w, rstd, version, memo = getattr(y, 'rms_parts', (None,) * 5)
+    if x is None or version != y._version or not torch.is_grad_enabled():
         return F.linear(y, W, b)
-    return NormLinear.apply(y, W, b, *parts[:-1])
+    return NormLinear.apply(y, W, b, x, w, rstd, memo)
 
 # %% ../../nbs/00_core/08_recompute.ipynb #e8771b1e
 try:
