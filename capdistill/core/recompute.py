@@ -69,20 +69,22 @@ class RMSNormFn(torch.autograd.Function):
 
 
 def rms_norm(x, w, eps: float):
-    """RMSNorm of `x` (last axis) with weight `w`, keeping only `x` and `1/rms` for backward. The output carries them
-    as `y.rms_parts` (with its version), so `norm_linear` can recompute `y` instead of keeping it."""
+    """RMSNorm of `x` (last axis) with weight `w`, keeping only `x` and `1/rms` for backward. With autograd on, the
+    output carries them as `y.rms_parts` (with `x`'s and `y`'s versions), so `norm_linear` can recompute `y`."""
     with torch.no_grad():
         rstd = torch.rsqrt(x.to(torch.float32).pow(2).mean(-1, keepdim=True) + eps)  # (..., 1)
     y = RMSNormFn.apply(x, w, rstd)
-    y.rms_parts = (x, w, rstd, y._version, {})  # the dict: its readers' shared recompute in backward
+    if torch.is_grad_enabled():  # not under no_grad / inference_mode (no versions there): norm_linear would not look
+        y.rms_parts = (x, w, rstd, (x._version, y._version), {})  # the dict: its readers' shared recompute
     return y
 
 # %% ../../nbs/00_core/08_recompute.ipynb #2bde223e
-def shared_recompute(memo: dict, make):
-    "`make()`, computed once for the readers registered in `memo['readers']` and dropped after the last one's call."
+def shared_recompute(memo: dict, make, need: bool = True):
+    """`make()`, computed once for the readers registered in `memo['readers']` and dropped after the last one's call
+    (`need=False`: a reader that only signs off)."""
     memo['readers'] -= 1
     out = memo.pop('value', None) if memo['readers'] <= 0 else memo.get('value')
-    if out is None:
+    if out is None and need:
         out = make()
         if memo['readers'] > 0:
             memo['value'] = out
@@ -91,22 +93,29 @@ def shared_recompute(memo: dict, make):
 
 class NormLinear(torch.autograd.Function):
     """`y Wᵀ + b` for `y = rms_apply(x, w, rstd)`: (..., H), (O, H) -> (..., O); keeps `x` and `rstd`, not `y`.
-    The projections reading one norm share one recompute of `y` in backward (`memo`)."""
+    The projections reading one norm share one recompute of `y` in backward (`memo`: a reader counts when its
+    output has a backward; one never reached by backward, e.g. `autograd.grad` of other inputs, keeps `y` cached
+    until the graph is freed)."""
 
     @staticmethod
     def forward(ctx, y, W, b, x, w, rstd, memo):
         ctx.save_for_backward(W, x, w, rstd)
         ctx.y_dtype, ctx.has_b, ctx.memo = y.dtype, b is not None, memo
-        memo['readers'] = memo.get('readers', 0) + 1
+        if any(ctx.needs_input_grad):  # this output has a backward node: it will sign off
+            memo['readers'] = memo.get('readers', 0) + 1
         return F.linear(y, W, b)
 
     @staticmethod
     def backward(ctx, go):
         W, x, w, rstd = ctx.saved_tensors
-        gy = (go @ W.to(go.dtype)).to(ctx.y_dtype)  # (..., H)
+        gy = (go @ W.to(go.dtype)).to(ctx.y_dtype) if ctx.needs_input_grad[0] else None  # (..., H)
         go2 = go.reshape(-1, go.shape[-1])  # (N, O)
         gW = gb = None
-        y = shared_recompute(ctx.memo, lambda: rms_apply(x, w, rstd).to(go.dtype).reshape(-1, x.shape[-1]))  # (N, H)
+
+        def make():  # the norm's y again, (N, H)
+            return rms_apply(x, w, rstd).to(go.dtype).reshape(-1, x.shape[-1])
+
+        y = shared_recompute(ctx.memo, make, need=ctx.needs_input_grad[1])
         if ctx.needs_input_grad[1]:
             gW = (go2.T @ y).to(W.dtype)  # (O, H)
         if ctx.has_b and ctx.needs_input_grad[2]:
@@ -116,8 +125,8 @@ class NormLinear(torch.autograd.Function):
 
 def norm_linear(y, W, b=None):
     "`F.linear(y, W, b)`; over an unmodified `rms_norm` output it keeps the norm's input for backward, not `y`."
-    x, w, rstd, version, memo = getattr(y, 'rms_parts', (None,) * 5)
-    if x is None or version != y._version or not torch.is_grad_enabled():
+    x, w, rstd, versions, memo = getattr(y, 'rms_parts', (None,) * 5)
+    if x is None or versions != (x._version, y._version) or not torch.is_grad_enabled():
         return F.linear(y, W, b)
     return NormLinear.apply(y, W, b, x, w, rstd, memo)
 
