@@ -145,7 +145,7 @@ NORMS = ('LlamaRMSNorm', 'MistralRMSNorm', 'Qwen2RMSNorm', 'Qwen3RMSNorm', 'Phi3
 def lean_mlp(m) -> bool:
     "Can `m` run as `silu_mul_linear(gate_proj(x), up_proj(x), down_proj.weight)`?"
     projs = [getattr(m, k, None) for k in ('gate_proj', 'up_proj', 'down_proj')]
-    plain = all(type(p) is torch.nn.Linear and p.bias is None and plain_weight(p.weight) for p in projs)
+    plain = all(lean_linear(p) and p.bias is None for p in projs)
     return type(m).__name__ in MLPS and plain and type(m.act_fn) in (torch.nn.SiLU,) + SILUS
 
 
@@ -180,7 +180,7 @@ def lean_activations(model, enabled: bool = True):
     `lean_linear_forward` (same values, fewer saved tensors); their own forwards after it. Yields how many switched."""
     mods = [m for m in model.modules() if 'forward' not in vars(m)] if enabled else []
     kinds = ((lean_mlp, lean_mlp_forward), (lean_norm, lean_norm_forward), (lean_linear, lean_linear_forward))
-    swaps = [(m, next(f for ok, f in kinds if ok(m))) for m in mods if any(ok(m) for ok, _ in kinds)]
+    swaps = [(m, fwd) for m in mods for ok, fwd in kinds if ok(m)]  # the kinds are disjoint: one forward each
     for m, fwd in swaps:
         m.forward = types.MethodType(fwd, m)  # an instance attribute over the class's forward
     try:
