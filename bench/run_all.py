@@ -12,9 +12,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from common import cpu_kind, machine_info
 
-BENCHES = ['bench_matmul', 'bench_generation', 'bench_teacher_dtype', 'bench_prepack', 'bench_serve', 'bench_sft',
-           'bench_fused_head', 'bench_packing', 'bench_compile', 'bench_profile', 'bench_kd', 'bench_kdjob',
-           'bench_onpolicy', 'bench_topk', 'bench_demo']
+BENCHES = ['bench_matmul', 'bench_generation', 'bench_teacher_dtype', 'bench_prepack', 'bench_decode', 'bench_serve',
+           'bench_sft', 'bench_fused_head', 'bench_packing', 'bench_compile', 'bench_profile', 'bench_kd',
+           'bench_kdjob', 'bench_onpolicy', 'bench_topk', 'bench_demo']
 HERE = Path(__file__).parent
 RES = HERE / 'results'
 
@@ -107,6 +107,16 @@ def _summary(r: dict) -> list[str]:
             f" {sv['tok_s']['serve']:.1f} tok/s (peer: transformers serve) | **{sv['ratio']:.2f}x** tok/s | keep the"
             f" faster as default | {'yes' if sv['ratio'] >= 1 else 'no'} |"
         )
+    dc = r.get('bench_decode', {}).get('res') or {}
+    for b, x in dc.get('by_batch', {}).items():
+        for k, how in (('static', 'a static KV cache'), ('static_compiled', 'a static cache + compiled decode step')):
+            if k in x['tok_s']:
+                ratio = x[f'{k}_vs_dynamic']
+                cold = f", after a {x['first_generate_s']:.0f} s first (compiling) call" if 'compiled' in k else ''
+                rows.append(
+                    f"| teacher decoding with {how} vs our dynamic cache, B{b}, {dc['max_new_tokens']} new tokens |"
+                    f" {x['tok_s'][k]:.1f} tok/s | {x['tok_s']['dynamic']:.1f} tok/s (peer: our default) |"
+                    f" **{ratio:.2f}x** tok/s{cold} | adopt if > 1x | {'pays' if ratio > 1 else 'does not pay'} |")
     if pk:
         rows.append(
             f"| SFT step, padding-free packing (attention per example) vs padded batches, B8 T≤256"
@@ -178,9 +188,18 @@ def _more_rows(r: dict) -> list[str]:
             f" {'yes' if target <= mfu <= 1 else 'no' if mfu < target else 'unknown: the in-run peak measured low'} |")
     if dm:
         rows.append(
-            f"| `make demo` without the install, 2 cores | {dm['total_s'] / 60:.1f} min | | | ≤ 5 min |"
-            f" {'yes' if dm['total_s'] <= 300 else 'no'} |")
+            f"| `make demo` without the install, 2 cores{_demo_split(dm)} | {dm['total_s'] / 60:.1f} min | | |"
+            f" ≤ 5 min | {'yes' if dm['total_s'] <= 300 else 'no'} |")
     return rows
+
+
+def _demo_split(dm: dict) -> str:
+    "Where the demo's ReAD run spends its time (results from before bench_demo recorded it: nothing)."
+    rd = dm.get('read')
+    if not rd:
+        return ''
+    steps = ', '.join(f"{k} {v:.0f} s" for k, v in rd['step_s'].items() if v >= 1)
+    return f" (ReAD run: setup {rd['setup_and_summary_s']:.0f} s; {rd['intervals']} intervals: {steps})"
 
 
 def _standing(r: dict) -> list[str]:

@@ -429,7 +429,10 @@ def encode_chat(tok, prompt, response: str, max_length: int | None = None) -> tu
 def score_responses(
     model, tok, prompts: list, responses: list[str], batch_size: int = 8, max_length: int = 512, autocast: bool = False
 ):
-    "Mean token log-likelihood of each response given its prompt (chat-formatted), prompt tokens masked."
+    """Mean token log-likelihood of each response given its prompt (chat-formatted), prompt tokens masked; the head
+    runs on the response rows only (`distill.fused_head.label_logprobs`: no B×T×V logits)."""
+    from capdistill.distill.fused_head import label_logprobs  # the head's helpers live with the fused losses
+
     dev = next(model.parameters()).device
     out = []
     for i in range(0, len(prompts), batch_size):
@@ -439,14 +442,12 @@ def score_responses(
         ]
         T = max(len(ids) for ids, _ in enc)
         x = torch.tensor([ids + [tok.pad_token_id] * (T - len(ids)) for ids, _ in enc], device=dev)
-        y = torch.tensor([[-100] * n_p + ids[n_p:] + [-100] * (T - len(ids)) for ids, n_p in enc], device=dev)
+        y = [([-100] * n_p + ids[n_p:] + [-100] * (T - len(ids)))[1:] + [-100] for ids, n_p in enc]
+        y = torch.tensor(y, device=dev)  # (B, T): the token each position predicts, response tokens only
         att = torch.tensor([[1] * len(ids) + [0] * (T - len(ids)) for ids, _ in enc], device=dev)
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=autocast):
-            logits = model(input_ids=x, attention_mask=att).logits[:, :-1].float()
-        y = y[:, 1:]
-        lp = torch.log_softmax(logits, -1).gather(-1, y.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-        mask = (y != -100).float()
-        out += ((lp * mask).sum(1) / mask.sum(1).clamp(min=1)).tolist()
+            lp = label_logprobs(model, x, att, y)  # (B, T)
+        out += (lp.sum(1) / (y != -100).sum(1).clamp(min=1)).tolist()
     return out
 
 

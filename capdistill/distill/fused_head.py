@@ -9,7 +9,7 @@ from ..core.fastpath import packable, packed_linear, prepacked
 
 # %% auto #0
 __all__ = ['FusedLinearLoss', 'select_rows', 'ce_rows', 'fused_ce_loss', 'head_and_body', 'fusable_head', 'final_hidden',
-           'head_logits']
+           'head_logits', 'label_logprobs']
 
 # %% ../../nbs/30_distill/30_fused_head.ipynb #7da52ee7
 class FusedLinearLoss(torch.autograd.Function):
@@ -115,6 +115,7 @@ def fusable_head(model) -> bool:
         and head.bias is None
         and not getattr(c, 'final_logit_softcapping', None)
         and getattr(c, 'logit_scale', None) in (None, 1, 1.0)
+        and getattr(c, 'logits_scaling', None) in (None, 1, 1.0)  # Granite divides its logits
     )
 
 
@@ -129,8 +130,32 @@ def final_hidden(model, body, **inputs):
     return cap['h']
 
 # %% ../../nbs/30_distill/30_fused_head.ipynb #6b5f49df
-def head_logits(h, weight):
-    "`h @ weightᵀ`: (N, H) rows times a (V, H) head -> (N, V); a prepacked fp32 head on a CPU without bf16 autocast."
+def head_logits(h, weight, packed=None):
+    """`h @ weightᵀ`: (N, H) rows times a (V, H) head -> (N, V); a prepacked fp32 head on a CPU without bf16 autocast
+    (`packed`: its `prepacked(weight)`, made once for many calls)."""
     if packable(weight, h.dtype):
-        return packed_linear(h, prepacked(weight, h.shape[0]))
+        return packed_linear(h, prepacked(weight, h.shape[0]) if packed is None else packed)
     return h @ weight.T
+
+# %% ../../nbs/30_distill/30_fused_head.ipynb #550fb976
+@torch.no_grad()
+def label_logprobs(model, input_ids, attention_mask, labels, chunk_rows: int = 256):
+    """log p(`labels[b, t]` | `input_ids[b, :t+1]`) under `model`, B×T (labels aligned with the inputs: already
+    shifted; -100 masks a position, its entry 0), from the label rows' logits only, `chunk_rows` at a time."""
+    m = labels != -100  # (B, T)
+    out = torch.zeros(labels.shape, device=labels.device)  # (B, T)
+    if not fusable_head(model):
+        logits = model(input_ids=input_ids, attention_mask=attention_mask).logits  # (B, T, V)
+        out[m] = logits[m].float().log_softmax(-1).gather(-1, labels[m][:, None])[:, 0]
+        return out
+    body, head = head_and_body(model)
+    _, h, (lab,) = select_rows(m, final_hidden(model, body, input_ids=input_ids, attention_mask=attention_mask), labels)
+    lab = lab.to(h.device)  # a model split over devices returns h where its last layer is
+    pw = prepacked(head.weight, chunk_rows) if packable(head.weight, h.dtype) else None  # packed once, not per chunk
+    rows = []
+    for i in range(0, len(lab), chunk_rows):
+        s = head_logits(h[i : i + chunk_rows], head.weight, pw).float()  # (c, V)
+        rows.append(s.gather(-1, lab[i : i + chunk_rows, None])[:, 0] - s.logsumexp(-1))
+    if rows:
+        out[m] = torch.cat(rows).to(out.device)
+    return out
