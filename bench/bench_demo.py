@@ -14,11 +14,11 @@ STEPS = [['demo'], ['read', '--config', 'configs/read.yaml', '--fresh']]
 
 def read_breakdown(run_dir: Path, read_s: float) -> dict:
     "Seconds per interval step, summed over the run's intervals, and the rest of the run (`setup and summary`)."
-    steps = {}
-    for f in sorted((run_dir / 'intervals').glob('interval_*.json')):
+    steps, files = {}, sorted((run_dir / 'intervals').glob('interval_*.json'))
+    for f in files:
         for k, v in json.loads(f.read_text())['step_seconds'].items():
             steps[k] = steps.get(k, 0.0) + v
-    return {'intervals': len(list((run_dir / 'intervals').glob('interval_*.json'))), 'step_s': steps,
+    return {'intervals': len(files), 'step_s': steps,
             'setup_and_summary_s': read_s - sum(steps.values())}
 
 
