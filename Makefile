@@ -53,10 +53,14 @@ lint: install
 
 # Two workers on the machine's cores, one OpenMP thread each (two torch processes spinning two threads each on two
 # cores are several times slower). Tests sharing an expensive module fixture carry an xdist_group mark.
+# A full run writes ~14 GB of checkpoints into pytest's temp dirs: a passing test's dir goes when it ends, the last
+# run's dirs when the session passes, and only one earlier run is kept (pytest's default keeps three: a shared /tmp
+# filled up and CI failed with ENOSPC).
 TEST_WORKERS ?= 2
+PYTEST_TMP := -o tmp_path_retention_policy=failed -o tmp_path_retention_count=1
 test: install nbs-sync lint
 	OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers $(TEST_WORKERS) --timing
-	OMP_NUM_THREADS=1 $(BIN)/pytest -q -ra --durations=15 -n $(TEST_WORKERS) --dist loadgroup tests
+	OMP_NUM_THREADS=1 $(BIN)/pytest -q -ra --durations=15 -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_TMP) tests
 
 # Notebook tests only, skipping the sync check (handy while editing).
 test-fast: install

@@ -1,6 +1,6 @@
 """ReAD end to end with the real embedded models: gains, ledger, kill + resume, and errors before any token is spent."""
 
-import json, os, signal, subprocess, sys, time
+import json, os, shutil, signal, subprocess, sys, time
 from pathlib import Path
 import numpy as np
 import pytest
@@ -50,7 +50,8 @@ def uninterrupted(tmp_path_factory):
     out = tmp_path_factory.mktemp('read') / 'run'
     r = run_cli('read', *SMALL, '--output-dir', out)
     assert r.returncode == 0, r.stderr[-3000:]
-    return out, r
+    yield out, r
+    shutil.rmtree(out.parent, ignore_errors=True)  # 1.6 GB of checkpoints: not kept past the module's tests
 
 
 def test_profile_on_required_capabilities_rises_within_budget(uninterrupted):
