@@ -8,17 +8,24 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import ROOT, machine_info
+from capdistill.core.ledger import base_category
 
 STEPS = [['demo'], ['read', '--config', 'configs/read.yaml', '--fresh']]
 
 
 def read_breakdown(run_dir: Path, read_s: float) -> dict:
-    "Seconds per interval step, summed over the run's intervals, and the rest of the run (`setup and summary`)."
-    steps, files = {}, sorted((run_dir / 'intervals').glob('interval_*.json'))
+    """Seconds per interval step, summed over the run's intervals, the rest of the run (`setup and summary`), and the
+    teacher tokens the intervals' generate steps were charged (`gen_tokens`: prompt and completion)."""
+    steps, gen, files = {}, {'prompt': 0, 'completion': 0}, sorted((run_dir / 'intervals').glob('interval_*.json'))
     for f in files:
-        for k, v in json.loads(f.read_text())['step_seconds'].items():
+        rec = json.loads(f.read_text())
+        for k, v in rec['step_seconds'].items():
             steps[k] = steps.get(k, 0.0) + v
-    return {'intervals': len(files), 'step_s': steps,
+        for c, n in rec['ledger']['spent'].items():  # routed teachers tag theirs: teacher_gen_prompt@big
+            k = base_category(c).removeprefix('teacher_gen_')
+            if k in gen:
+                gen[k] += n
+    return {'intervals': len(files), 'step_s': steps, 'gen_tokens': gen,
             'setup_and_summary_s': read_s - sum(steps.values())}
 
 
@@ -41,6 +48,9 @@ def main():
     rd = res['read']
     print(f"  the read run: setup and summary {rd['setup_and_summary_s']:.0f} s; over its {rd['intervals']} intervals "
           + ', '.join(f"{k} {v:.0f} s" for k, v in rd['step_s'].items()))
+    g = rd['gen_tokens']
+    print(f"  generate: {g['completion']} completion tokens ({g['prompt']} prompt) at "
+          f"{g['completion'] / max(rd['step_s'].get('generate', 0), 1e-9):.1f} tok/s")
     print(f"  total {res['total_s'] / 60:.1f} min (target <= 5 min)")
     print(json.dumps(res))
     return res

@@ -266,12 +266,24 @@ def _generation_standing(r: dict) -> list[str]:
             f" {x['static_vs_dynamic']:.2f}x, a static cache with an inductor-compiled decode step"
             f" {x.get('static_compiled_vs_dynamic', float('nan')):.2f}x after a"
             f" {x.get('first_generate_s', float('nan')):.0f} s compiling call; in-process batching stays the"
-            f" default over `transformers serve` (`bench_serve`). Next step: fewer decode passes (an interval's"
-            f" generation rounds decode shrinking batches one after another, each pass up to `max_new_tokens` steps:"
-            f" refilling finished rows with the next round's prompts would fold them into about one pass), then"
-            f" smaller weights in decode (bf16 or int8 storage changes the teacher's numbers: a user's choice, not a"
+            f" default over `transformers serve` (`bench_serve`).{_refill_ceiling(dm, gn)} Next step: smaller"
+            f" weights in decode (bf16 or int8 storage changes the teacher's numbers: a user's choice, not a"
             f" default).{onp_txt}",
             ""]
+
+
+def _refill_ceiling(dm: dict, gn: dict) -> str:
+    """What refilling finished rows could save at most: an interval's generation rounds decode shrinking batches one
+    after another; one refilled pass would at best decode at the rate of one full batch (`bench_generation`)."""
+    tok, gen_s = dm['read'].get('gen_tokens'), dm['read']['step_s'].get('generate', 0)
+    if not tok or not gen_s:
+        return ''
+    rate, ceiling = tok['completion'] / gen_s, gn['batched_tok_s']
+    saved = max(0.0, gen_s - tok['completion'] / ceiling)
+    return (f" The generate step decoded {tok['completion']} completion tokens at {rate:.1f} tok/s in rounds of"
+            f" shrinking batches; refilling finished rows with the next round's prompts would at best decode at the"
+            f" rate of one batch of {gn['batch_size']} ({ceiling:.1f} tok/s): at most {saved:.0f} s of the run"
+            + (", under a tenth: not built." if saved < 0.1 * dm['total_s'] else ": worth building first."))
 
 
 def _partial_standing(r: dict) -> list[str]:
