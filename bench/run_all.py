@@ -266,7 +266,7 @@ def _generation_standing(r: dict) -> list[str]:
             f" {x['static_vs_dynamic']:.2f}x, a static cache with an inductor-compiled decode step"
             f" {x.get('static_compiled_vs_dynamic', float('nan')):.2f}x after a"
             f" {x.get('first_generate_s', float('nan')):.0f} s compiling call; in-process batching stays the"
-            f" default over `transformers serve` (`bench_serve`).{_refill_ceiling(dm, gn)} Next step: smaller"
+            f" default over `transformers serve` (`bench_serve`).{_refill_ceiling(dm, gn)} Then smaller"
             f" weights in decode (bf16 or int8 storage changes the teacher's numbers: a user's choice, not a"
             f" default).{onp_txt}",
             ""]
@@ -283,7 +283,9 @@ def _refill_ceiling(dm: dict, gn: dict) -> str:
     return (f" The generate step decoded {tok['completion']} completion tokens at {rate:.1f} tok/s in rounds of"
             f" shrinking batches; refilling finished rows with the next round's prompts would at best decode at the"
             f" rate of one batch of {gn['batch_size']} ({ceiling:.1f} tok/s): at most {saved:.0f} s of the run"
-            + (", under a tenth: not built." if saved < 0.1 * dm['total_s'] else ": worth building first."))
+            + (", under a tenth: not the next step." if saved < 0.1 * dm['total_s'] else
+               ". Next step: that refill (rows admitted as the ledger frees their worst case), the largest saving"
+               " measured so far."))
 
 
 def _partial_standing(r: dict) -> list[str]:
