@@ -29,6 +29,8 @@ SMALL = [
     'dev_max_new_tokens=32',
     '--set',
     'seed=3',
+    '--set',
+    'probes.n_per_capability=4',  # 32 probes, not the default 128: the fixture 6.6 -> 5.6 min on one core, gain +0.31
 ]
 
 
