@@ -53,9 +53,9 @@ lint: install
 
 # Two workers on the machine's cores, one OpenMP thread each (two torch processes spinning two threads each on two
 # cores are several times slower). Tests sharing an expensive module fixture carry an xdist_group mark.
-# A full run writes ~14 GB of checkpoints into pytest's temp dirs: a passing test's dir goes when it ends, the last
-# run's dirs when the session passes, and only one earlier run is kept (pytest's default keeps three: a shared /tmp
-# filled up and CI failed with ENOSPC).
+# A full run writes ~14 GB of checkpoints into pytest's temp dirs: a passing test's dir goes when it ends, the run's
+# dirs when the session passes, and of a failed run only the latest is kept (pytest's default keeps three runs: a
+# shared /tmp filled up and CI failed with ENOSPC).
 TEST_WORKERS ?= 2
 PYTEST_TMP := -o tmp_path_retention_policy=failed -o tmp_path_retention_count=1
 test: install nbs-sync lint

@@ -48,9 +48,10 @@ def main():
     rd = res['read']
     print(f"  the read run: setup and summary {rd['setup_and_summary_s']:.0f} s; over its {rd['intervals']} intervals "
           + ', '.join(f"{k} {v:.0f} s" for k, v in rd['step_s'].items()))
-    g = rd['gen_tokens']
-    print(f"  generate: {g['completion']} completion tokens ({g['prompt']} prompt) at "
-          f"{g['completion'] / max(rd['step_s'].get('generate', 0), 1e-9):.1f} tok/s")
+    g, gen_s = rd['gen_tokens'], rd['step_s'].get('generate', 0)
+    if gen_s:
+        print(f"  generate: {g['completion']} completion tokens ({g['prompt']} prompt) at {g['completion'] / gen_s:.1f}"
+              " tok/s")
     print(f"  total {res['total_s'] / 60:.1f} min (target <= 5 min)")
     print(json.dumps(res))
     return res

@@ -266,26 +266,30 @@ def _generation_standing(r: dict) -> list[str]:
             f" {x['static_vs_dynamic']:.2f}x, a static cache with an inductor-compiled decode step"
             f" {x.get('static_compiled_vs_dynamic', float('nan')):.2f}x after a"
             f" {x.get('first_generate_s', float('nan')):.0f} s compiling call; in-process batching stays the"
-            f" default over `transformers serve` (`bench_serve`).{_refill_ceiling(dm, gn)} Then smaller"
-            f" weights in decode (bf16 or int8 storage changes the teacher's numbers: a user's choice, not a"
-            f" default).{onp_txt}",
+            f" default over `transformers serve` (`bench_serve`).{_next_decode_step(dm, gn)}{onp_txt}",
             ""]
 
 
-def _refill_ceiling(dm: dict, gn: dict) -> str:
-    """What refilling finished rows could save at most: an interval's generation rounds decode shrinking batches one
-    after another; one refilled pass would at best decode at the rate of one full batch (`bench_generation`)."""
+def _next_decode_step(dm: dict, gn: dict) -> str:
+    """The next step for the demo's decoding. An interval's generation rounds decode one after another, each until its
+    longest answer ends; refilling finished rows would decode at about the rate of one full batch (`bench_generation`):
+    the next step when that saves a tenth of the demo or more."""
+    smaller = ("smaller weights in decode (bf16 or int8 storage changes the teacher's numbers: a user's choice, not a"
+               " default).")
     tok, gen_s = dm['read'].get('gen_tokens'), dm['read']['step_s'].get('generate', 0)
     if not tok or not gen_s:
-        return ''
+        return f" Next step: {smaller}"
     rate, ceiling = tok['completion'] / gen_s, gn['batched_tok_s']
-    saved = max(0.0, gen_s - tok['completion'] / ceiling)
-    return (f" The generate step decoded {tok['completion']} completion tokens at {rate:.1f} tok/s in rounds of"
-            f" shrinking batches; refilling finished rows with the next round's prompts would at best decode at the"
-            f" rate of one batch of {gn['batch_size']} ({ceiling:.1f} tok/s): at most {saved:.0f} s of the run"
-            + (", under a tenth: not the next step." if saved < 0.1 * dm['total_s'] else
-               ". Next step: that refill (rows admitted as the ledger frees their worst case), the largest saving"
-               " measured so far."))
+    done = f" The generate step decoded {tok['completion']} completion tokens at {rate:.1f} tok/s"
+    if rate >= ceiling:
+        return f"{done}, at or above the rate of one batch of {gn['batch_size']} ({ceiling:.1f} tok/s). Next: {smaller}"
+    saved = gen_s - tok['completion'] / ceiling
+    est = (f"{done}, in rounds that each run until their longest answer ends; refilling finished rows with the next"
+           f" round's prompts would save about {saved:.0f} s (estimated at the rate of one full batch of"
+           f" {gn['batch_size']}, {ceiling:.1f} tok/s).")
+    if saved < 0.1 * dm['total_s']:
+        return f"{est} Under a tenth of the demo: next step, {smaller}"
+    return f"{est} Next step: that refill (rows admitted as the ledger frees their worst case), then {smaller}"
 
 
 def _partial_standing(r: dict) -> list[str]:

@@ -8,11 +8,19 @@ SERVE_START_TIMEOUT_S = 120  # `transformers serve` of a 135M model on CPU is up
 
 
 def pytest_configure(config):
-    """Under `--dist loadgroup`, refuse a pytest that pytest-xdist 3.8 cannot group on: xdist tags a grouped test by
-    rewriting `item._nodeid`, which pytest 9.2 no longer reads (pytest-xdist#1386), and every grouped module's
-    expensive fixture was silently built on each worker."""
-    groups_lost = '_nodeid' not in inspect.getsource(pytest.Item.nodeid.fget)
-    if getattr(config.option, 'dist', 'no') == 'loadgroup' and groups_lost:
+    """Under `--dist loadgroup`, refuse a pytest / pytest-xdist pair that drops the `xdist_group` marks: xdist 3.8 tags
+    a grouped test by rewriting `item._nodeid`, which pytest 9.2 no longer reads (pytest-xdist#1386), and every grouped
+    module's expensive fixture was then silently built on each worker."""
+    if getattr(config.option, 'dist', 'no') != 'loadgroup':  # xdist workers run with dist 'no'
+        return
+    try:
+        import xdist.remote
+
+        xdist_writes = '_nodeid' in inspect.getsource(xdist.remote)
+        pytest_reads = '_nodeid' in inspect.getsource(pytest.Item.nodeid.fget)
+    except (OSError, TypeError, AttributeError):  # no sources installed: nothing to tell
+        return
+    if xdist_writes and not pytest_reads:
         raise pytest.UsageError(f"pytest {pytest.__version__} breaks pytest-xdist's --dist loadgroup (xdist_group "
                                 "marks are dropped): install the pinned pair, "
                                 "`pip install -c constraints.txt pytest pytest-xdist`")
