@@ -12,9 +12,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from common import cpu_kind, machine_info
 
-BENCHES = ['bench_matmul', 'bench_generation', 'bench_teacher_dtype', 'bench_prepack', 'bench_decode', 'bench_serve',
-           'bench_sft', 'bench_fused_head', 'bench_packing', 'bench_scoring', 'bench_compile', 'bench_profile',
-           'bench_kd', 'bench_kdjob', 'bench_onpolicy', 'bench_topk', 'bench_demo']
+BENCHES = ['bench_matmul', 'bench_generation', 'bench_teacher_dtype', 'bench_prepack', 'bench_decode', 'bench_refill',
+           'bench_serve', 'bench_sft', 'bench_fused_head', 'bench_packing', 'bench_scoring', 'bench_compile',
+           'bench_profile', 'bench_kd', 'bench_kdjob', 'bench_onpolicy', 'bench_topk', 'bench_demo']
 HERE = Path(__file__).parent
 RES = HERE / 'results'
 
@@ -118,6 +118,7 @@ def _summary(r: dict) -> list[str]:
                     f" {x['tok_s'][k]:.1f} tok/s | {x['tok_s']['dynamic']:.1f} tok/s (peer: our default) |"
                     f" **{ratio:.2f}x** tok/s{cold} | adopt if ≥ 1.05x |"
                     f" {'pays' if ratio >= 1.05 else 'no: within noise' if ratio > 0.95 else 'no: slower'} |")
+    rows += _refill_rows(r.get('bench_refill', {}).get('res'))
     sc = r.get('bench_scoring', {}).get('res')
     if sc:
         rows.append(
@@ -200,6 +201,21 @@ def _more_rows(r: dict) -> list[str]:
             f"| `make demo` without the install, 2 cores{_demo_split(dm)} | {dm['total_s'] / 60:.1f} min | | |"
             f" ≤ 5 min | {'yes' if dm['total_s'] <= 300 else 'no'} |")
     return rows
+
+
+def _refill_rows(rf: dict | None) -> list[str]:
+    "bench_refill: one batch (what a refilled pass approaches) and transformers' continuous batching vs ReAD's rounds."
+    if not rf:
+        return []
+    what = (f"an interval's teacher generation, {rf['prompts']} ReAD prompts x ≤ {rf['max_new_tokens']} tokens,"
+            f" vs ReAD's rounds of {'/'.join(map(str, rf['rounds']))} prompts")
+    base = f"{rf['tok_s']['rounds']:.1f} tok/s (peer: our rounds)"
+    cb = rf['transformers_cb_vs_rounds']
+    return [f"| {what}: the same prompts in one batch (a refilled pass's ceiling) | {rf['tok_s']['one_batch']:.1f}"
+            f" tok/s | {base} | **{rf['one_batch_vs_rounds']:.2f}x** tok/s | what a refill can win | measured |",
+            f"| {what}: transformers' in-process continuous batching | {rf['tok_s']['transformers_cb']:.1f} tok/s |"
+            f" {base} | **{cb:.2f}x** tok/s | build the refill on it if ≥ 1.05x |"
+            f" {'yes' if cb >= 1.05 else 'no: within noise' if cb > 0.95 else 'no: slower'} |"]
 
 
 def _demo_split(dm: dict) -> str:
