@@ -262,8 +262,8 @@ def _standing(r: dict) -> list[str]:
 
 def _generation_standing(r: dict) -> list[str]:
     "The demo and the on-policy step, both bound by decoding: where their time goes, what was tried, what is next."
-    dm, dc, gn, onp = (r.get(k, {}).get('res') for k in ('bench_demo', 'bench_decode', 'bench_generation',
-                                                         'bench_onpolicy'))
+    dm, dc, gn, onp, rf = (r.get(k, {}).get('res') for k in ('bench_demo', 'bench_decode', 'bench_generation',
+                                                             'bench_onpolicy', 'bench_refill'))
     if not (dm and dm.get('read') and dc and gn):
         return []
     st, b = dm['read']['step_s'], min(dc['by_batch'], key=int)
@@ -282,11 +282,11 @@ def _generation_standing(r: dict) -> list[str]:
             f" {x['static_vs_dynamic']:.2f}x, a static cache with an inductor-compiled decode step"
             f" {x.get('static_compiled_vs_dynamic', float('nan')):.2f}x after a"
             f" {x.get('first_generate_s', float('nan')):.0f} s compiling call; in-process batching stays the"
-            f" default over `transformers serve` (`bench_serve`).{_next_decode_step(dm, gn)}{onp_txt}",
+            f" default over `transformers serve` (`bench_serve`).{_next_decode_step(dm, gn, rf)}{onp_txt}",
             ""]
 
 
-def _next_decode_step(dm: dict, gn: dict) -> str:
+def _next_decode_step(dm: dict, gn: dict, rf: dict | None = None) -> str:
     """The next step for the demo's decoding. An interval's generation rounds decode one after another, each until its
     longest answer ends; refilling finished rows would decode at about the rate of one full batch (`bench_generation`):
     the next step when that saves a tenth of the demo or more."""
@@ -305,7 +305,11 @@ def _next_decode_step(dm: dict, gn: dict) -> str:
            f" {gn['batch_size']}, {ceiling:.1f} tok/s).")
     if saved < 0.1 * dm['total_s']:
         return f"{est} Under a tenth of the demo: next step, {smaller}"
-    return f"{est} Next step: that refill (rows admitted as the ledger frees their worst case), then {smaller}"
+    on = (f" on our batched generate (`bench_refill`: {rf['prompts']} ReAD prompts decode"
+          f" {rf['one_batch_vs_rounds']:.2f}x faster in one batch than in the rounds; transformers' continuous batching"
+          f" runs {rf['transformers_cb_vs_rounds']:.2f}x the rounds)" if rf else '')
+    return (f"{est} Next step: that refill (rows admitted as the ledger frees their worst case){on}, then"
+            f" {smaller}")
 
 
 def _partial_standing(r: dict) -> list[str]:
