@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import ROOT, machine_info
-from capdistill.core.ledger import base_category
+from capdistill.core.ledger import TokenLedger
 
 STEPS = [['demo'], ['read', '--config', 'configs/read.yaml', '--fresh']]
 
@@ -21,10 +21,9 @@ def read_breakdown(run_dir: Path, read_s: float) -> dict:
         rec = json.loads(f.read_text())
         for k, v in rec['step_seconds'].items():
             steps[k] = steps.get(k, 0.0) + v
-        for c, n in rec['ledger']['spent'].items():  # routed teachers tag theirs: teacher_gen_prompt@big
-            k = base_category(c).removeprefix('teacher_gen_')
-            if k in gen:
-                gen[k] += n
+        led = TokenLedger.from_dict(rec['ledger'])
+        for k in gen:
+            gen[k] += led.spent_in(f'teacher_gen_{k}')  # with routed teachers' tagged lines (teacher_gen_prompt@big)
     return {'intervals': len(files), 'step_s': steps, 'gen_tokens': gen,
             'setup_and_summary_s': read_s - sum(steps.values())}
 

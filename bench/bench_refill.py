@@ -7,6 +7,7 @@ the existing engine a refill could sit on). 35 of ReAD's template prompts, 96 ne
 precision; interleaved repetitions, median completion tokens/s."""
 
 import argparse, json, sys
+from itertools import accumulate
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -50,7 +51,7 @@ def main(reps: int = 2) -> dict:
 
     model, tok = load_model('smollm2-135m-instruct', device='cpu')
     prompts = [s.prompt for s in sample_batch(ALLOCATION, sum(ROUNDS), seed=5)[0]]
-    cut = [0, ROUNDS[0], ROUNDS[0] + ROUNDS[1], sum(ROUNDS)]
+    cut = [0, *accumulate(ROUNDS)]
     rounds = [prompts[a:b] for a, b in zip(cut, cut[1:])]
     print(f"an interval's teacher generation, SmolLM2-135M-Instruct, {len(prompts)} ReAD template prompts, {NEW} new"
           f" tokens, greedy, {fast_path().dtype} ({machine_info()})")

@@ -117,7 +117,7 @@ def _summary(r: dict) -> list[str]:
                     f"| teacher decoding with {how} vs our dynamic cache, B{b}, {dc['max_new_tokens']} new tokens |"
                     f" {x['tok_s'][k]:.1f} tok/s | {x['tok_s']['dynamic']:.1f} tok/s (peer: our default) |"
                     f" **{ratio:.2f}x** tok/s{cold} | adopt if ≥ 1.05x |"
-                    f" {'pays' if ratio >= 1.05 else 'no: within noise' if ratio > 0.95 else 'no: slower'} |")
+                    f" {_adopt(ratio, 'pays')} |")
     rows += _refill_rows(r.get('bench_refill', {}).get('res'))
     sc = r.get('bench_scoring', {}).get('res')
     if sc:
@@ -203,6 +203,11 @@ def _more_rows(r: dict) -> list[str]:
     return rows
 
 
+def _adopt(ratio: float, yes: str) -> str:
+    "The verdict on an arm to adopt if it is >= 1.05x its peer: `yes`, within noise (> 0.95x) or slower."
+    return yes if ratio >= 1.05 else 'no: within noise' if ratio > 0.95 else 'no: slower'
+
+
 def _refill_rows(rf: dict | None) -> list[str]:
     "bench_refill: one batch (what a refilled pass approaches) and transformers' continuous batching vs ReAD's rounds."
     if not rf:
@@ -215,7 +220,7 @@ def _refill_rows(rf: dict | None) -> list[str]:
             f" tok/s | {base} | **{rf['one_batch_vs_rounds']:.2f}x** tok/s | what a refill can win | measured |",
             f"| {what}: transformers' in-process continuous batching | {rf['tok_s']['transformers_cb']:.1f} tok/s |"
             f" {base} | **{cb:.2f}x** tok/s | build the refill on it if ≥ 1.05x |"
-            f" {'yes' if cb >= 1.05 else 'no: within noise' if cb > 0.95 else 'no: slower'} |"]
+            f" {_adopt(cb, 'yes')} |"]
 
 
 def _demo_split(dm: dict) -> str:
