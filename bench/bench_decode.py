@@ -39,13 +39,15 @@ def main(batches=(8, 32), compile_batch=8, max_new=64, reps=3):
     from capdistill.core.fastpath import fast_path, packs_linears
     from capdistill.core.models import chat_text, load_model
 
-    model, tok = load_model('smollm2-135m-instruct', device='cpu')
+    bf16 = fast_path().bf16
+    dtype = 'bfloat16' if bf16 else 'float32'  # as `teachers.spec` loads a teacher here: a static cache takes it
+    model, tok = load_model('smollm2-135m-instruct', dtype=dtype, device='cpu')
     tok.padding_side = 'left'
     pool = [chat_text(tok, p) for p, _ in gsm8k_pairs(max(batches), seed=1)]
-    bf16 = fast_path().bf16
     pack = packs_linears('cpu', bf16) and not bf16
     res = {'fast_path': fast_path().dtype, 'packs': pack, 'max_new_tokens': max_new, 'reps': reps, 'by_batch': {}}
-    print(f"teacher decoding, SmolLM2-135M-Instruct, {max_new} new tokens, greedy, oneDNN-packed weights {pack}"
+    print(f"teacher decoding, SmolLM2-135M-Instruct {dtype} weights, {max_new} new tokens, greedy,"
+          f" oneDNN-packed weights {pack}"
           f" ({machine_info()})")
     eager = model.forward
     was = icfg.freezing

@@ -9,22 +9,29 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from common import ROOT, machine_info
 from capdistill.core.ledger import TokenLedger
+from capdistill.read.loop import COMPAT_PRESETS
 
 STEPS = [['demo'], ['read', '--config', 'configs/read.yaml', '--fresh']]
 
 
 def read_breakdown(run_dir: Path, read_s: float) -> dict:
     """Seconds per interval step, summed over the run's intervals, the rest of the run (`setup and summary`), and the
-    teacher tokens the intervals' generate steps were charged (`gen_tokens`: prompt and completion)."""
+    teacher tokens the intervals' generate steps were charged (`gen_tokens`: prompt and completion), the answers they
+    got and whether they refilled (`gen_refill`)."""
     steps, gen, files = {}, {'prompt': 0, 'completion': 0}, sorted((run_dir / 'intervals').glob('interval_*.json'))
+    answers = 0
     for f in files:
         rec = json.loads(f.read_text())
+        answers += rec['n_generated']
         for k, v in rec['step_seconds'].items():
             steps[k] = steps.get(k, 0.0) + v
         led = TokenLedger.from_dict(rec['ledger'])
         for k in gen:
             gen[k] += led.spent_in(f'teacher_gen_{k}')  # with routed teachers' tagged lines (teacher_gen_prompt@big)
-    return {'intervals': len(files), 'step_s': steps, 'gen_tokens': gen,
+    cfg = json.loads((run_dir / 'manifest.json').read_text())['config']
+    refill = cfg.get('gen_refill')
+    refill = COMPAT_PRESETS[cfg.get('compat', 'capdistill')].get('gen_refill', False) if refill is None else refill
+    return {'intervals': len(files), 'step_s': steps, 'gen_tokens': gen, 'answers': answers, 'gen_refill': refill,
             'setup_and_summary_s': read_s - sum(steps.values())}
 
 
@@ -49,8 +56,8 @@ def main():
           + ', '.join(f"{k} {v:.0f} s" for k, v in rd['step_s'].items()))
     g, gen_s = rd['gen_tokens'], rd['step_s'].get('generate', 0)
     if gen_s:
-        print(f"  generate: {g['completion']} completion tokens ({g['prompt']} prompt) at {g['completion'] / gen_s:.1f}"
-              " tok/s")
+        print(f"  generate: {rd['answers']} answers, {g['completion']} completion tokens ({g['prompt']} prompt) at"
+              f" {g['completion'] / gen_s:.1f} tok/s ({'refill' if rd['gen_refill'] else 'rounds'})")
     print(f"  total {res['total_s'] / 60:.1f} min (target <= 5 min)")
     print(json.dumps(res))
     return res

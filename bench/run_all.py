@@ -216,8 +216,13 @@ def _refill_rows(rf: dict | None) -> list[str]:
             f" vs ReAD's rounds of {'/'.join(map(str, rf['rounds']))} prompts")
     base = f"{rf['tok_s']['rounds']:.1f} tok/s (peer: our rounds)"
     cb = rf['transformers_cb_vs_rounds']
+    x = rf.get('refill_vs_rounds')
+    ours = [f"| {what}: our refill (`HFEngine.generate_refill`: each prompt starts in a freed slot once the ledger has"
+            f" room for its worst case) | {rf['tok_s']['refill']:.1f} tok/s | {base} | **{x:.2f}x** tok/s |"
+            f" adopt if ≥ 1.05x | {_adopt(x, 'yes: the default (`gen_refill`)')} |"] if x else []
     return [f"| {what}: the same prompts in one batch (a refilled pass's ceiling) | {rf['tok_s']['one_batch']:.1f}"
             f" tok/s | {base} | **{rf['one_batch_vs_rounds']:.2f}x** tok/s | what a refill can win | measured |",
+            *ours,
             f"| {what}: transformers' in-process continuous batching | {rf['tok_s']['transformers_cb']:.1f} tok/s |"
             f" {base} | **{cb:.2f}x** tok/s | build the refill on it if ≥ 1.05x |"
             f" {_adopt(cb, 'yes')} |"]
@@ -280,28 +285,46 @@ def _generation_standing(r: dict) -> list[str]:
             f" {st.get('generate', 0):.0f} s, the student's probe scoring {st.get('probe', 0):.0f} s, training"
             f" {st.get('train', 0):.0f} s, the dev evaluation (greedy generation) {st.get('reward', 0):.0f} s, setup"
             f" (models, the teacher's probe answers, the first profile) {dm['read']['setup_and_summary_s']:.0f} s."
-            f" Decoding dominates and runs far below the matmul peak: at batch 1 ({gn['sequential_tok_s']:.1f} tok/s) a"
+            f" Decoding {'dominates and runs' if st.get('generate', 0) >= max(st.values()) else 'runs'} far below the"
+            f" matmul peak: at batch 1 ({gn['sequential_tok_s']:.1f} tok/s) a"
             f" step costs about one read of the weights, and batch {gn['batch_size']} gains only"
             f" {gn['ratio']:.1f}x ({gn['batched_tok_s']:.1f} tok/s)."
-            f" Tried and not adopted (`bench_decode`, B{b}): a static KV cache"
-            f" {x['static_vs_dynamic']:.2f}x, a static cache with an inductor-compiled decode step"
-            f" {x.get('static_compiled_vs_dynamic', float('nan')):.2f}x after a"
-            f" {x.get('first_generate_s', float('nan')):.0f} s compiling call; in-process batching stays the"
-            f" default over `transformers serve` (`bench_serve`).{_next_decode_step(dm, gn, rf)}{onp_txt}",
+            f"{_decode_tried(x, b, st.get('generate', 0) or float('nan'), dc['fast_path'])} In-process batching stays"
+            f" the default over `transformers serve` (`bench_serve`)."
+            f"{_next_decode_step(dm, gn, rf, dc['fast_path'])}{onp_txt}",
             ""]
 
 
-def _next_decode_step(dm: dict, gn: dict, rf: dict | None = None) -> str:
+def _decode_tried(x: dict, b, gen_s: float, dtype: str) -> str:
+    "bench_decode at batch `b`: the static cache, and the static cache with a compiled decode step, against ours."
+    sc, first = x.get('static_compiled_vs_dynamic', float('nan')), x.get('first_generate_s', float('nan'))
+    txt = (f" Tried (`bench_decode`, B{b}): a static KV cache {x['static_vs_dynamic']:.2f}x (not adopted), a static"
+           f" cache with an inductor-compiled decode step {sc:.2f}x after a {first:.0f} s compiling call")
+    if not sc >= 1.05:
+        return f"{txt} (not adopted)."
+    same = x.get('greedy_agreement', {}).get('static_compiled', float('nan'))
+    return (f"{txt}: faster once compiled, but the compiling call alone is {first / gen_s:.1f}x the demo's whole"
+            f" generate step ({gen_s:.0f} s), and {same:.0%} of its greedy texts match ours ({dtype}); an opt-in for"
+            " long generation runs is a next step.")
+
+
+def _next_decode_step(dm: dict, gn: dict, rf: dict | None = None, dtype: str = 'float32') -> str:
     """The next step for the demo's decoding. An interval's generation rounds decode one after another, each until its
     longest answer ends; refilling finished rows would decode at about the rate of one full batch (`bench_generation`):
     the next step when that saves a tenth of the demo or more."""
-    smaller = ("smaller weights in decode (bf16 or int8 storage changes the teacher's numbers: a user's choice, not a"
-               " default).")
+    smaller = ("smaller weights in decode (int8 storage changes the teacher's numbers: a user's choice, not a default)."
+               if dtype == 'bfloat16' else "smaller weights in decode (bf16 or int8 storage changes the teacher's"
+               " numbers: a user's choice, not a default).")
     tok, gen_s = dm['read'].get('gen_tokens'), dm['read']['step_s'].get('generate', 0)
     if not tok or not gen_s:
         return f" Next step: {smaller}"
     rate, ceiling = tok['completion'] / gen_s, gn['batched_tok_s']
     done = f" The generate step decoded {tok['completion']} completion tokens at {rate:.1f} tok/s"
+    if dm['read'].get('gen_refill'):
+        ratio = (rf or {}).get('refill_vs_rounds')
+        x = f"; `bench_refill`: {ratio:.2f}x the rounds' tokens/s" if ratio else ''
+        return (f"{done}, refilling its batch as answers end (`gen_refill`{x}; {dm['read']['answers']} answers)."
+                f" Next: {smaller}")
     if rate >= ceiling:
         return f"{done}, at or above the rate of one batch of {gn['batch_size']} ({ceiling:.1f} tok/s). Next: {smaller}"
     saved = gen_s - tok['completion'] / ceiling
@@ -313,8 +336,9 @@ def _next_decode_step(dm: dict, gn: dict, rf: dict | None = None) -> str:
     on = (f" on our batched generate (`bench_refill`: {rf['prompts']} ReAD prompts decode"
           f" {rf['one_batch_vs_rounds']:.2f}x faster in one batch than in the rounds; transformers' continuous batching"
           f" runs {rf['transformers_cb_vs_rounds']:.2f}x the rounds)" if rf else '')
-    return (f"{est} Next step: that refill (rows admitted as the ledger frees their worst case){on}, then"
-            f" {smaller}")
+    return (f"{est} That refill (rows admitted as the ledger frees their worst case) is the default since these were"
+            f" measured (`gen_refill`: `core.refill`, `teachers.engines.Admission`){on}: re-run `bench_refill` and"
+            f" `bench_demo` on this CPU kind. Then {smaller}")
 
 
 def _partial_standing(r: dict) -> list[str]:

@@ -55,13 +55,13 @@ def test_reference_preset_and_overrides(tmp_path):
         'dev', True, 'run', False]
     assert c.setting('interval_train_tokens') == 400 and planned_intervals(c) == 2
     assert replace(c, kappa_schedule='step').setting('kappa_schedule') == 'step'  # an explicit field wins
-    assert c.setting('template_rules') == 'reference'
-    ours = tiny_cfg(tmp_path)  # the default: the reference's rules, and prompt tokens charged too (deliberate)
+    assert c.setting('template_rules') == 'reference' and c.setting('gen_refill') is False  # the reference's rounds
+    ours = tiny_cfg(tmp_path)  # the default: the reference's rules, prompt tokens charged too, refill (deliberate)
     keys = ('kappa_schedule', 'reward_calibration', 'optimizer_scope', 'interval_train_tokens', 'gen_count_prompt',
-            'template_rules')
-    assert [ours.setting(k) for k in keys] == ['dev', True, 'run', 400, True, 'reference']
+            'template_rules', 'gen_refill')
+    assert [ours.setting(k) for k in keys] == ['dev', True, 'run', 400, True, 'reference', True]
     legacy = tiny_cfg(tmp_path, compat='legacy')  # earlier versions' default
-    assert [legacy.setting(k) for k in keys] == ['step', False, 'interval', 0, True, 'fixed']
+    assert [legacy.setting(k) for k in keys] == ['step', False, 'interval', 0, True, 'fixed', False]
 
 
 class Killed(Exception):

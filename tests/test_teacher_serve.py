@@ -81,7 +81,8 @@ def test_read_with_a_served_teacher(served_teacher, tmp_path):
     sets = [f'teacher.endpoint={served_teacher.base_url}', f'teacher.model={served_teacher.model}',
             f'teacher.tokenizer={served_teacher.model}', 'teacher.engine=openai', 'num_intervals=1',
             'budget_total_tokens=1000', 'budget_gen_tokens=400', 'budget_train_tokens=600', 'max_new_tokens=24',
-            'gen_batch_size=4', 'gen_rounds=1', 'max_epochs=1', 'probes.n_per_capability=1', 'probes.max_new_tokens=8']
+            'gen_batch_size=4', 'gen_rounds=1', 'max_epochs=1', 'probes.n_per_capability=1', 'probes.max_new_tokens=8',
+            'keep_only_correct=false']  # the 135M teacher may get every verifiable prompt drawn wrong: train anyway
     r = run_cli('read', *[a for s in sets for a in ('--set', s)], '--output-dir', out, env={'OMP_NUM_THREADS': '1'})
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     man = json.loads((out / 'manifest.json').read_text())

@@ -14,9 +14,9 @@ from .fastpath import packs_linears, resolve_bf16
 
 # %% auto #0
 __all__ = ['MODELS', 'ModelLoadError', 'TokenizerMismatch', 'resolve_dtype', 'default_device', 'model_cache_dir', 'ensure_cached',
-           'hub_reachable', 'load_tokenizer', 'load_model', 'check_model_source', 'chat_text', 'length_batches',
-           'generate', 'encode_chat', 'score_responses', 'perplexity', 'prune_layers', 'count_params',
-           'check_tokenizers_match', 'tiny_model']
+           'hub_reachable', 'load_tokenizer', 'load_model', 'check_model_source', 'chat_text', 'decode_completion',
+           'length_batches', 'generate', 'logprob_entries', 'encode_chat', 'score_responses', 'perplexity',
+           'prune_layers', 'count_params', 'check_tokenizers_match', 'tiny_model']
 
 # %% ../../nbs/00_core/04_models.ipynb #886745b6
 MODELS = {
@@ -310,7 +310,7 @@ def _sampling_kw(do_sample: bool, temperature: float, top_p: float) -> dict:
     return dict(do_sample=False, temperature=None, top_p=None, top_k=None)
 
 
-def _decode_completion(tok, row, stop) -> tuple[str, int]:
+def decode_completion(tok, row, stop) -> tuple[str, int]:
     "One generated row's text (to the first pad/eos, cut at a `stop` string) and its charged tokens (eos included)."
     n = int((row != tok.pad_token_id).cumprod(0).sum())  # tokens before the first pad/eos
     n_charged = min(len(row), n + 1) if n < len(row) else n  # the eos token was generated too
@@ -392,7 +392,7 @@ def _generate_batch(model, tok, texts: list[str], lens: list[int], stop, logprob
     new = out[:, enc.input_ids.shape[1] :]  # (B, new): the generated tokens, right-padded
     rows = []
     for j, (n_p, row) in enumerate(zip(lens, new)):
-        t, n = _decode_completion(tok, row, stop)
+        t, n = decode_completion(tok, row, stop)
         rows.append((t, n_p, n, _token_logprobs(tok, row[:n], lp[j, :n], logprobs) if logprobs else None))
     return rows
 
@@ -400,9 +400,16 @@ def _generate_batch(model, tok, texts: list[str], lens: list[int], stop, logprob
 def _token_logprobs(tok, ids, lp, k: int) -> list[dict]:
     "Per generated token: its text and log-probability, and the `k` most likely tokens (OpenAI's logprobs layout)."
     top_lp, top_ids = lp.topk(k, -1)
-    chosen = lp.gather(-1, ids.unsqueeze(-1)).squeeze(-1).tolist()
+    return logprob_entries(tok, ids, lp.gather(-1, ids.unsqueeze(-1)).squeeze(-1), top_lp, top_ids)
+
+
+def logprob_entries(tok, ids, chosen, top_lp, top_ids) -> list[dict]:
+    """OpenAI's logprobs layout for generated tokens `ids` (n,): each one's text and log-probability `chosen` (n,),
+    and its `k` most likely tokens `top_ids` (n, k) with their log-probabilities `top_lp` (n, k)."""
+    chosen = chosen.tolist()
     strs = tok.batch_decode([[t] for t in ids.tolist() + top_ids.flatten().tolist()])
     tops = strs[len(chosen) :]
+    k = top_ids.shape[-1]
     return [
         {
             'token': strs[s],

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/50_read/58_loop.ipynb #8f3af4df
 from __future__ import annotations
-import json, math, shutil, time
+import copy, json, math, shutil, time
 from contextlib import contextmanager
 from dataclasses import dataclass, asdict, field, replace
 from pathlib import Path
@@ -32,10 +32,10 @@ from .reward import RewardConfig, read_reward, calibrate_reward_scale
 # %% auto #0
 __all__ = ['COMPAT_PRESETS', 'AllocationConfig', 'planned_intervals', 'ReadConfig', 'ReadRun', 'gen_key', 'spent_budget',
            'open_read_run', 'prepare_probes', 'start_optimizer', 'initial_dev_state', 'resume_read_run', 'answer_cost',
-           'interval_budget', 'select_allocation', 'generate_examples', 'train_student', 'probe_student',
-           'reward_policy', 'dev_utility', 'evaluate_dev', 'save_checkpoint', 'commit_interval', 'stopwatch',
-           'run_interval', 'allocation_line', 'print_summary', 'plot_read_run', 'finish_read', 'more_intervals',
-           'interval_metrics', 'run_read']
+           'interval_budget', 'select_allocation', 'round_prompts', 'count_draws', 'generate_examples', 'train_student',
+           'probe_student', 'reward_policy', 'dev_utility', 'evaluate_dev', 'save_checkpoint', 'commit_interval',
+           'stopwatch', 'run_interval', 'allocation_line', 'print_summary', 'plot_read_run', 'finish_read',
+           'more_intervals', 'interval_metrics', 'run_read']
 
 # %% ../../nbs/50_read/58_loop.ipynb #2d4544c6
 @dataclass
@@ -58,13 +58,13 @@ class AllocationConfig(Config):
 COMPAT_PRESETS = {  # the value of each ReadConfig switch left at None, per `compat`
     'capdistill': dict(kappa_schedule='dev', reward_calibration=True, checkpoint_fraction=0.1,
                        optimizer_scope='run', interval_train_tokens='per_interval', gen_count_prompt=True,
-                       template_rules='reference'),
+                       template_rules='reference', gen_refill=True),
     'reference': dict(kappa_schedule='dev', reward_calibration=True, checkpoint_fraction=0.1,
                       optimizer_scope='run', interval_train_tokens='per_interval', gen_count_prompt=False,
-                      template_rules='reference'),
+                      template_rules='reference', gen_refill=False),
     'legacy': dict(kappa_schedule='step', reward_calibration=False, checkpoint_fraction=0.0,
                    optimizer_scope='interval', interval_train_tokens=0, gen_count_prompt=True,
-                   template_rules='fixed'),
+                   template_rules='fixed', gen_refill=False),
 }
 
 
@@ -138,6 +138,8 @@ class ReadConfig(Config):
     interval_gen_tokens: int = cfield(0, ge=0, help='budget-driven intervals: generation per interval (0: even split)')
     max_intervals: int = cfield(1000, ge=1, help='budget-driven intervals: stop after this many at most')
     gen_count_prompt: bool | None = cfield(None, help="charge teacher prompt tokens to generation")
+    gen_refill: bool | None = cfield(None, help="answer a round's prompts as the ledger frees room, in the slots of "
+                                     "answers that end (GenerationConfig.refill); False: each round one plan")
     template_rules: str | None = cfield(
         None, choices=(None, 'reference', 'fixed'), help="prompt draw: the reference generator's rules in `templates` "
         "(difficulty curriculum over the spent budget, calibrated difficulty, usage share cap) or fixed"
@@ -361,26 +363,41 @@ def select_allocation(run: ReadRun) -> tuple[list[float], list[float]]:
     return ctx, action
 
 # %% ../../nbs/50_read/58_loop.ipynb #dc85a05b
+def round_prompts(cfg: ReadConfig, sub: TokenLedger, refill: bool) -> int:
+    """Prompts to draw for a generation round: as many worst cases (`max_new_tokens` + 80 prompt tokens, when
+    prompts are charged) as `sub` has room for; with `refill` four times as many: answers mostly end far below the
+    cap, the engine starts each prompt only once the ledger has room for it, and the unanswered rest is dropped."""
+    worst = cfg.max_new_tokens + (80 if cfg.setting('gen_count_prompt') else 0)
+    return max(1, sub.remaining('teacher_gen_completion') // max(1, worst // 4 if refill else worst))
+
+
+def count_draws(usage: TemplateUsage, cfg: TemplateConfig, examples: list[dict]):
+    "Count the pool-template draws of `examples` in `usage`, in order."
+    for e in examples:
+        if e['source'].startswith('pool.'):
+            usage.record(cfg, e['capability'], e['meta']['template_id'])
+
+
 def generate_examples(run: ReadRun, i: int, action: list[float], sub: TokenLedger) -> tuple[list[dict], dict]:
     "`(examples, sampling report)` of interval `i`, within `sub`'s generation share; written to `examples/`."
     cfg = run.cfg
-    gcfg = GenerationConfig(max_new_tokens=cfg.max_new_tokens, batch_size=cfg.gen_batch_size)
+    refill = cfg.setting('gen_refill')
+    gcfg = GenerationConfig(max_new_tokens=cfg.max_new_tokens, batch_size=cfg.gen_batch_size, refill=refill)
     tcfg = cfg.templates if cfg.setting('template_rules') == 'reference' else fixed_rules(cfg.templates)
     frac = spent_budget(cfg, run.rd.ledger) / cfg.budget_total_tokens  # the reference's `progress`
     run.usage = TemplateUsage(total=dict(run.state.get('template_uses', {})))  # a new window, the run's totals
     ex, rep = [], None
-    prompts_paid = cfg.setting('gen_count_prompt')
     need = {'teacher_gen_prompt': cfg.max_new_tokens + 64}
-    if not prompts_paid:
+    if not cfg.setting('gen_count_prompt'):
         need = {'teacher_gen_completion': cfg.max_new_tokens}
     for rnd in range(cfg.gen_rounds):
         if not sub.fits_many(need):
             break
-        n = max(1, sub.remaining('teacher_gen_completion') // (cfg.max_new_tokens + (80 if prompts_paid else 0)))
+        drawn = copy.deepcopy(run.usage) if refill else run.usage  # refill: only the answered draws count
         batch, r = generate_batch(
             run.router,
             action,
-            n,
+            round_prompts(cfg, sub, refill),
             seed=cfg.seed * 1000 + i * 10 + rnd,
             cfg=gcfg,
             templates=tcfg,
@@ -391,8 +408,10 @@ def generate_examples(run: ReadRun, i: int, action: list[float], sub: TokenLedge
             exclude=run.used | {e['uid'] for e in ex},
             charge_cached=True,
             progress=frac,
-            usage=run.usage,
+            usage=drawn,
         )
+        if refill:
+            count_draws(run.usage, tcfg, batch)
         rep = r if rep is None else _merge_reports(rep, r)
         ex += batch
     write_jsonl_atomic(run.out / 'examples' / f'interval_{i:03d}.jsonl', ex)

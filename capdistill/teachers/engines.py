@@ -17,9 +17,9 @@ from ..tasks.prompts import verify
 from ..tasks.templates import TemplateConfig, TemplateUsage, sample_batch
 
 # %% auto #0
-__all__ = ['GenerationConfig', 'Generation', 'GenerationCache', 'Engine', 'HFEngine', 'OpenAIEngine', 'prompt_logprobs_of',
-           'request_config', 'completion_body', 'OpenAICompatibleHandler', 'serve_openai_compatible', 'VLLMEngine',
-           'CachedEngine', 'generate_batch']
+__all__ = ['GenerationConfig', 'Generation', 'GenerationCache', 'Engine', 'Admission', 'HFEngine', 'OpenAIEngine',
+           'prompt_logprobs_of', 'request_config', 'completion_body', 'OpenAICompatibleHandler',
+           'serve_openai_compatible', 'VLLMEngine', 'CachedEngine', 'generate_batch']
 
 # %% ../../nbs/20_teachers/21_engines.ipynb #97851ede
 @dataclass
@@ -35,6 +35,8 @@ class GenerationConfig(Config):
     stop: list[str] = cfield([], help='stop strings (not included in the completion)')
     seed: int = cfield(0, help='sampling seed (when temperature > 0); part of the cache key then')
     logprobs: int = cfield(0, ge=0, help='top-k log-probabilities per generated token (0 = none)')
+    refill: bool = cfield(True, help='answer_samples: start each prompt as soon as the ledger can reserve its worst '
+                                     'case, in the slots of rows that end (Engine.generate_refill); False: one plan')
 
     def key_params(self) -> dict:
         "The parameters that change the output (and so belong in a cache key); the seed only when sampling."
@@ -175,6 +177,15 @@ class Engine:
             n_ok = i + 1
         return todo, first, paid_cached, n_ok
 
+    def request(self, prompts: list, cfg: GenerationConfig | None, cache) -> tuple:
+        "`(cfg, cache keys, occurrences, cache hits, prompt tokens of each uncached index)` of one call."
+        cfg = GenerationConfig(**dataclasses.asdict(cfg or GenerationConfig()))  # checked on construction
+        keys, occ = self.cache_keys(prompts, cfg)
+        hits = {k: cache.get(k) for k in keys if cache is not None and k in cache}
+        new = [i for i, k in enumerate(keys) if k not in hits]
+        n_prompt = dict(zip(new, self.count_prompt_tokens([prompts[i] for i in new]))) if new else {}
+        return cfg, keys, occ, hits, n_prompt
+
     def run_batches(self, prompts, todo, keys, occ, cfg, ledger, cache, progress) -> dict:
         "Generate the `todo` prompts in batches, caching and charging each result; returns key -> result."
         from tqdm.auto import tqdm
@@ -196,11 +207,7 @@ class Engine:
                  cache: GenerationCache | None = None, charge_cached: bool = False) -> list[Generation]:
         """Generations for the longest prefix of `prompts` whose worst case fits `ledger`
         (cached ones are free unless `charge_cached`)."""
-        cfg = GenerationConfig(**dataclasses.asdict(cfg or GenerationConfig()))  # checked on construction
-        keys, occ = self.cache_keys(prompts, cfg)
-        hits = {k: cache.get(k) for k in keys if cache is not None and k in cache}
-        new = [i for i, k in enumerate(keys) if k not in hits]
-        n_prompt = dict(zip(new, self.count_prompt_tokens([prompts[i] for i in new]))) if new else {}
+        cfg, keys, occ, hits, n_prompt = self.request(prompts, cfg, cache)
         todo, first, paid_cached, n_ok = self.plan(keys, hits, n_prompt, cfg, ledger, charge_cached)
         if ledger is not None:
             for c in paid_cached.values():
@@ -215,11 +222,28 @@ class Engine:
             out.append(dataclasses.replace(g, prompt=prompts[i]))
         return out
 
+    def generate_refill(self, prompts: list, cfg: GenerationConfig | None = None, ledger=None, progress: bool = True,
+                        cache: GenerationCache | None = None, charge_cached: bool = False) -> list:
+        """Per prompt its `Generation`, or None: prompts start in order as `Admission` lets them (their worst case
+        fits what `ledger` has left once earlier answers are in). An engine without a refill decode (this one) runs
+        rounds: each round answers, in batches, every next prompt that fits at once."""
+        cfg, keys, occ, hits, n_prompt = self.request(prompts, cfg, cache)
+        adm = Admission(keys, hits, n_prompt, cfg, ledger, charge_cached)
+        while idx := adm.take(len(prompts)):
+            done = self.run_batches(prompts, idx, keys, occ, cfg, None, cache, progress)  # charged by `adm`
+            for j in idx:
+                adm.finish(j, done[keys[j]])
+        return adm.results(prompts)
+
     def answer_samples(self, samples: list, cfg: GenerationConfig | None = None, ledger=None,
                        cache: GenerationCache | None = None, charge_cached: bool = False) -> list[tuple]:
-        """`[(Generation or None, None)]` for `samples`: `generate` on their prompts, None past the budget. A prompt
-        whose worst case alone exceeds what is left is passed over (None), not a wall for the cheaper ones after it."""
+        """`[(Generation or None, None)]` for `samples`: `generate_refill` on their prompts (`cfg.refill`; else
+        `generate`), None past the budget. A prompt whose worst case alone exceeds what is left is passed over (None),
+        not a wall for the cheaper ones after it."""
         cfg = cfg or GenerationConfig()
+        if cfg.refill:
+            gens = self.generate_refill([s.prompt for s in samples], cfg, ledger, False, cache, charge_cached)
+            return [(g, None) for g in gens]
         idx = list(range(len(samples)))
         if ledger is not None and samples:
             n_p = self.count_prompt_tokens([s.prompt for s in samples])
@@ -242,12 +266,83 @@ def _charge(ledger, g: Generation):
         for cat, n in c.items():
             ledger.charge(cat, n, partial=True)
 
+# %% ../../nbs/20_teachers/21_engines.ipynb #1d9ec8bc
+class Admission:
+    "In-order admission of one call's prompts against `ledger` (None: no budget); see above."
+
+    def __init__(self, keys: list, hits: dict, n_prompt: dict, cfg: GenerationConfig, ledger=None,
+                 charge_cached: bool = False):
+        self.keys, self.hits, self.n_prompt, self.cfg, self.ledger = keys, hits, n_prompt, cfg, ledger
+        self.charge_cached, self.next, self.first, self.flight, self.done = charge_cached, 0, {}, {}, {}
+        self.answer = {}  # prompt index -> the index whose answer it gets (itself, or a repeat's first copy)
+        self.reserved = {'teacher_gen_prompt': 0, 'teacher_gen_completion': 0}
+
+    def cost(self, j: int) -> dict | None:
+        "What prompt `j` takes from the ledger at its start: its worst case, a charged hit's cost, or None."
+        k = self.keys[j]
+        if k in self.first:
+            return None
+        if k not in self.hits:
+            return {'teacher_gen_prompt': self.n_prompt[j], 'teacher_gen_completion': self.cfg.max_new_tokens}
+        h = self.hits[k]
+        return {'teacher_gen_prompt': h.prompt_tokens, 'teacher_gen_completion': h.completion_tokens} \
+            if self.charge_cached else None
+
+    def fits(self, c: dict | None, beside: dict) -> bool:
+        "Does cost `c` fit the ledger on top of the reservations `beside`?"
+        if self.ledger is None or c is None:
+            return True
+        return self.ledger.fits_many({x: beside.get(x, 0) + n for x, n in c.items()})
+
+    def take(self, free: int) -> list[int]:
+        "Indices of the prompts to generate now, at most `free`, in order; stops at one that must wait for room."
+        out = []
+        while self.next < len(self.keys) and len(out) < free:
+            j, c = self.next, self.cost(self.next)
+            if self.fits(c, {}) and not self.fits(c, self.reserved):
+                break  # waits for the rows in flight
+            self.next += 1
+            if self.fits(c, {}):  # else passed over: more than all that is left
+                out += self.start(j, c)
+        return out
+
+    def start(self, j: int, c: dict | None) -> list[int]:
+        "Admit prompt `j` at cost `c`: `[j]` when it needs a row, `[]` when a hit or a repeat answers it."
+        k = self.keys[j]
+        self.answer[j] = self.first.setdefault(k, j)
+        if self.answer[j] != j:
+            return []
+        if c and self.ledger is not None and k in self.hits:
+            self.ledger.charge_many(c)
+        if k in self.hits:
+            self.done[j] = self.hits[k]
+            return []
+        self.flight[j] = c
+        for x, n in c.items():
+            self.reserved[x] += n
+        return [j]
+
+    def finish(self, j: int, g: Generation):
+        "Prompt `j`'s answer `g` is in: its reservation is released and its real cost charged."
+        for x, n in self.flight.pop(j).items():
+            self.reserved[x] -= n
+        if self.ledger is not None:
+            _charge(self.ledger, g)
+        self.done[j] = dataclasses.replace(g, cached=False)
+
+    def results(self, prompts: list) -> list:
+        "Per prompt its `Generation` (a repeat's marked cached) or None: passed over, or not reached."
+        out = [self.done.get(self.answer[j]) if j in self.answer else None for j in range(len(prompts))]
+        return [g if g is None else dataclasses.replace(g, prompt=p, cached=g.cached or self.answer[j] != j)
+                for j, (g, p) in enumerate(zip(out, prompts))]
+
 # %% ../../nbs/20_teachers/21_engines.ipynb #35077be7
 class HFEngine(Engine):
     "A local `(model, tokenizer)` pair, e.g. from `models.load_model`."
 
-    def __init__(self, model, tok, name: str):
-        self.model, self.tok, self.name = model, tok, name
+    def __init__(self, model, tok, name: str, autocast: bool | None = None):
+        "`autocast`: bf16 matmuls (None: where the machine's fast path is bf16, as `models.generate` decides)."
+        self.model, self.tok, self.name, self.autocast = model, tok, name, autocast
 
     def count_prompt_tokens(self, prompts):
         from capdistill.core.models import chat_text
@@ -274,9 +369,45 @@ class HFEngine(Engine):
                 top_p=cfg.top_p,
                 stop=cfg.stop,
                 logprobs=cfg.logprobs,
+                autocast=self.autocast,
             )
         lps = r[3] if cfg.logprobs else [None] * len(prompts)
         return [Generation(p, t, a, b, lp) for p, t, a, b, lp in zip(prompts, r[0], r[1], r[2], lps)]
+
+    def generate_refill(self, prompts, cfg=None, ledger=None, progress=True, cache=None, charge_cached=False):
+        """`Engine.generate_refill` on one continuous batch (`core.refill`): a row that ends frees its slot and its
+        reservation, and the next prompts `Admission` lets start are prefilled into the batch."""
+        import torch
+        from tqdm.auto import tqdm
+        from capdistill.core.models import chat_text
+        from capdistill.core.refill import finished_row, refill_decode, refills
+
+        if not refills(self.model):  # a generation_config with processors the loop does not reproduce
+            return super().generate_refill(prompts, cfg, ledger, progress, cache, charge_cached)
+        cfg, keys, occ, hits, n_prompt = self.request(prompts, cfg, cache)
+        adm, bar = Admission(keys, hits, n_prompt, cfg, ledger, charge_cached), tqdm(
+            total=len(prompts), disable=not progress, desc=f'generate {self.name} (refill)')
+
+        def admit(free):
+            idx = adm.take(free)
+            return [(j, self.tok(chat_text(self.tok, prompts[j]), add_special_tokens=False).input_ids) for j in idx]
+
+        def finish(j, ids, lps):
+            text, n, lp = finished_row(self.tok, ids, lps, cfg.stop)
+            g = Generation(prompts[j], text, n_prompt[j], n, lp)
+            if cache is not None:
+                cache.put(keys[j], g, self.name)
+            adm.finish(j, g)
+            bar.update()
+
+        dev = next(self.model.parameters()).device
+        with torch.random.fork_rng(devices=[dev] if dev.type == 'cuda' else []):
+            torch.manual_seed(cfg.seed)
+            refill_decode(self.model, admit, finish, self.tok.eos_token_id, self.tok.pad_token_id, cfg.max_new_tokens,
+                          cfg.batch_size, cfg.temperature > 0, cfg.temperature or 1.0, cfg.top_p, cfg.logprobs,
+                          self.autocast)
+        bar.close()
+        return adm.results(prompts)
 
 # %% ../../nbs/20_teachers/21_engines.ipynb #13aea10a
 class OpenAIEngine(Engine):
@@ -614,6 +745,9 @@ class CachedEngine(Engine):
 
     def generate(self, prompts, cfg=None, ledger=None, progress=True, cache=None, charge_cached=False):
         return super().generate(prompts, cfg, ledger, progress, cache or self.cache, charge_cached)
+
+    def generate_refill(self, prompts, cfg=None, ledger=None, progress=True, cache=None, charge_cached=False):
+        return self.engine.generate_refill(prompts, cfg, ledger, progress, cache or self.cache, charge_cached)
 
 # %% ../../nbs/20_teachers/21_engines.ipynb #ba8fbd62
 def generate_batch(

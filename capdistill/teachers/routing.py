@@ -4,7 +4,7 @@
 
 # %% ../../nbs/20_teachers/24_routing.ipynb #1b0764b8
 from __future__ import annotations
-import re
+import dataclasses, re
 from dataclasses import dataclass
 from ..core.config import Config, ConfigError, cfield
 from ..tasks.cards import CAPABILITIES
@@ -84,10 +84,43 @@ class TeacherRouter:
     def answer_samples(self, samples: list, cfg: GenerationConfig | None = None, ledger=None,
                        cache: GenerationCache | None = None, charge_cached: bool = False) -> list[tuple]:
         "`[(Generation or None, route name or None)]` in the order of `samples`."
+        cfg = cfg or GenerationConfig()
+        if cfg.refill and ledger is not None and len({self.route(s) for s in samples}) > 1:
+            return self.answer_in_rounds(samples, cfg, ledger, cache, charge_cached)
+        return self.answer_groups(samples, cfg, ledger, cache, charge_cached)
+
+    def route(self, sample) -> str | None:
+        "The name of `sample`'s route (None: the fallback teacher)."
+        r = route_for(sample, self.routes, self.task)
+        return r and r.name
+
+    def answer_in_rounds(self, samples: list, cfg: GenerationConfig, ledger, cache, charge_cached) -> list[tuple]:
+        """Several teachers under `cfg.refill`: rounds over the samples in order, each the next samples whose worst
+        cases fit what the ledger has left at once (one whose worst case exceeds all of it is passed over), so no
+        teacher's group takes the budget ahead of the samples' order."""
+        n_p = [self.engine(self.route(s)).count_prompt_tokens([s.prompt])[0] for s in samples]
+        out, i = [(None, None)] * len(samples), 0
+        while i < len(samples):
+            rnd, resv = [], {'teacher_gen_prompt': 0, 'teacher_gen_completion': 0}
+            while i < len(samples):
+                c = {'teacher_gen_prompt': n_p[i], 'teacher_gen_completion': cfg.max_new_tokens}
+                if ledger.fits_many(c) and not ledger.fits_many({k: resv[k] + n for k, n in c.items()}):
+                    break  # the round is full
+                if ledger.fits_many(c):
+                    rnd.append(i)
+                    resv = {k: resv[k] + n for k, n in c.items()}
+                i += 1
+            got = self.answer_groups([samples[j] for j in rnd], dataclasses.replace(cfg, refill=False), ledger, cache,
+                                     charge_cached)
+            for j, a in zip(rnd, got):
+                out[j] = a
+        return out
+
+    def answer_groups(self, samples: list, cfg: GenerationConfig, ledger, cache, charge_cached) -> list[tuple]:
+        "Each route's samples answered by its teacher in one call, within its view of the ledger."
         groups: dict[str | None, list[int]] = {}
         for i, s in enumerate(samples):
-            r = route_for(s, self.routes, self.task)
-            groups.setdefault(r and r.name, []).append(i)
+            groups.setdefault(self.route(s), []).append(i)
         out = [(None, None)] * len(samples)
         for name, idx in groups.items():
             view = ledger.tagged(name) if ledger is not None and name is not None else ledger
