@@ -12,7 +12,7 @@ from transformers.generation.logits_process import LogitsProcessorList, Temperat
 from transformers.generation.logits_process import TopKLogitsWarper, TopPLogitsWarper
 from .fastpath import PACK_MIN_NEW_TOKENS, generation_batch, packed_linears, packs_linears
 from .fastpath import resolve_bf16
-from .models import logprob_entries
+from .models import length_batches, logprob_entries
 
 # %% auto #0
 __all__ = ['Rows', 'prefill', 'layer_kv', 'merge', 'select', 'step', 'refills', 'warpers', 'next_tokens', 'take_tokens',
@@ -92,7 +92,9 @@ def step(model, r: Rows, tokens: torch.Tensor) -> Rows:
 
 # %% ../../nbs/00_core/09_refill.ipynb #db8814eb
 _EXTRA = dict(repetition_penalty=1.0, no_repeat_ngram_size=0, bad_words_ids=None, min_new_tokens=None, min_length=0,
-              suppress_tokens=None, begin_suppress_tokens=None, sequence_bias=None, encoder_repetition_penalty=1.0)
+              suppress_tokens=None, begin_suppress_tokens=None, sequence_bias=None, encoder_repetition_penalty=1.0,
+              forced_eos_token_id=None, exponential_decay_length_penalty=None, min_p=None, typical_p=1.0,
+              epsilon_cutoff=0.0, eta_cutoff=0.0)  # generation_config settings that add a processor, at their off value
 
 
 def refills(model) -> bool:
@@ -161,8 +163,8 @@ def refill_decode(model, admit, finish, eos_id: int, pad_id: int, max_new_tokens
         while True:
             n = 0 if r is None else len(r.keys)
             new = admit(batch_size - n) if n < batch_size else []
-            if new:
-                r = merge(r, prefill(model, [x for _, x in new], [k for k, _ in new], pad_id), model.config)
+            for idx in length_batches([len(x) for _, x in new], batch_size):  # prefills of <= GEN_BATCH_TOKENS
+                r = merge(r, prefill(model, [new[i][1] for i in idx], [new[i][0] for i in idx], pad_id), model.config)
             if r is None or not r.keys:
                 return
             tok = next_tokens(r.logits, ps, do_sample)  # (B,)
@@ -182,5 +184,7 @@ def finished_row(tok, ids: list[int], lps, stop=None) -> tuple[str, int, list | 
             text = text[: text.index(s)]
     if not lps:
         return text, len(ids), None
+    if n == 0:
+        return text, len(ids), []  # the answer is the end token alone
     chosen, top_lp, top_ids = (torch.stack(x) for x in zip(*lps[:n]))  # (n,), (n, k), (n, k)
     return text, len(ids), logprob_entries(tok, torch.tensor(ids[:n]), chosen, top_lp, top_ids)

@@ -230,7 +230,8 @@ class Engine:
         cfg, keys, occ, hits, n_prompt = self.request(prompts, cfg, cache)
         adm = Admission(keys, hits, n_prompt, cfg, ledger, charge_cached)
         while idx := adm.take(len(prompts)):
-            done = self.run_batches(prompts, idx, keys, occ, cfg, None, cache, progress)  # charged by `adm`
+            todo = sorted(idx, key=lambda j: -n_prompt[j])  # longest first: less padding
+            done = self.run_batches(prompts, todo, keys, occ, cfg, None, cache, progress)  # charged by `adm`
             for j in idx:
                 adm.finish(j, done[keys[j]])
         return adm.results(prompts)

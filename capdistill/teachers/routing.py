@@ -98,23 +98,33 @@ class TeacherRouter:
         """Several teachers under `cfg.refill`: rounds over the samples in order, each the next samples whose worst
         cases fit what the ledger has left at once (one whose worst case exceeds all of it is passed over), so no
         teacher's group takes the budget ahead of the samples' order."""
-        n_p = [self.engine(self.route(s)).count_prompt_tokens([s.prompt])[0] for s in samples]
+        names = [self.route(s) for s in samples]
+        n_p = [self.engine(name).count_prompt_tokens([s.prompt])[0] for name, s in zip(names, samples)]
         out, i = [(None, None)] * len(samples), 0
         while i < len(samples):
-            rnd, resv = [], {'teacher_gen_prompt': 0, 'teacher_gen_completion': 0}
+            rnd, resv = [], {}  # per route: its reservations this round (None: all routes, on the shared lines)
             while i < len(samples):
                 c = {'teacher_gen_prompt': n_p[i], 'teacher_gen_completion': cfg.max_new_tokens}
-                if ledger.fits_many(c) and not ledger.fits_many({k: resv[k] + n for k, n in c.items()}):
+                if self.fits(ledger, names[i], c, {}) and not self.fits(ledger, names[i], c, resv):
                     break  # the round is full
-                if ledger.fits_many(c):
+                if self.fits(ledger, names[i], c, {}):
                     rnd.append(i)
-                    resv = {k: resv[k] + n for k, n in c.items()}
+                    for key in {None, names[i]}:
+                        resv[key] = {k: resv.get(key, {}).get(k, 0) + n for k, n in c.items()}
                 i += 1
             got = self.answer_groups([samples[j] for j in rnd], dataclasses.replace(cfg, refill=False), ledger, cache,
                                      charge_cached)
             for j, a in zip(rnd, got):
                 out[j] = a
         return out
+
+    @staticmethod
+    def fits(ledger, name: str | None, c: dict, resv: dict) -> bool:
+        "Does cost `c` of route `name` fit beside the round's reservations `resv`: the shared lines and its own view?"
+        def add(r):
+            return {k: r.get(k, 0) + n for k, n in c.items()}
+        ok = ledger.fits_many(add(resv.get(None, {})))
+        return ok and (name is None or ledger.tagged(name).fits_many(add(resv.get(name, {}))))
 
     def answer_groups(self, samples: list, cfg: GenerationConfig, ledger, cache, charge_cached) -> list[tuple]:
         "Each route's samples answered by its teacher in one call, within its view of the ledger."
