@@ -357,8 +357,8 @@ _KD_MEMORY = (
     " 989ed6a, and since a3752d4 the projections reading a norm's output recompute it instead of keeping it"
     " (`capdistill.core.recompute`; results measured before either do not have it); the top-k loss works in one N×V"
     " buffer per chunk. Compiled layers leave what to save to inductor, which peaks higher. Run-to-run, one job's"
-    " wall time on these shared machines moves by 10% or more (the compiled job took 327 s and 362 s in two runs of"
-    " the same code): compare the ratios of one run. Next for the compiled job: inductor's"
+    " wall time on these shared machines moves by 10% or more (on AMD EPYC AVX2 the compiled job took 327 s and"
+    " 362 s in two runs of the same code): compare the ratios of one run. Next for the compiled job: inductor's"
     " `torch._functorch.config.activation_memory_budget` (a 6-step probe, one run each: 0.65 -> -277 MB at the"
     " peak, +4% step time; 0.5 -> -480 MB, +15%), to be measured as a whole job before it becomes a default.")
 
