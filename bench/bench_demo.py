@@ -9,7 +9,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from common import ROOT, machine_info
 from capdistill.core.ledger import TokenLedger
-from capdistill.read.loop import COMPAT_PRESETS
+from capdistill.core.config import config_from_dict
+from capdistill.read.loop import ReadConfig
 
 STEPS = [['demo'], ['read', '--config', 'configs/read.yaml', '--fresh']]
 
@@ -28,9 +29,8 @@ def read_breakdown(run_dir: Path, read_s: float) -> dict:
         led = TokenLedger.from_dict(rec['ledger'])
         for k in gen:
             gen[k] += led.spent_in(f'teacher_gen_{k}')  # with routed teachers' tagged lines (teacher_gen_prompt@big)
-    cfg = json.loads((run_dir / 'manifest.json').read_text())['config']
-    refill = cfg.get('gen_refill')
-    refill = COMPAT_PRESETS[cfg.get('compat', 'capdistill')].get('gen_refill', False) if refill is None else refill
+    refill = config_from_dict(ReadConfig, json.loads((run_dir / 'manifest.json').read_text())['config']).setting(
+        'gen_refill')
     return {'intervals': len(files), 'step_s': steps, 'gen_tokens': gen, 'answers': answers, 'gen_refill': refill,
             'setup_and_summary_s': read_s - sum(steps.values())}
 

@@ -15,8 +15,8 @@ from .fastpath import packs_linears, resolve_bf16
 # %% auto #0
 __all__ = ['MODELS', 'ModelLoadError', 'TokenizerMismatch', 'resolve_dtype', 'default_device', 'model_cache_dir', 'ensure_cached',
            'hub_reachable', 'load_tokenizer', 'load_model', 'check_model_source', 'chat_text', 'decode_completion',
-           'length_batches', 'generate', 'logprob_entries', 'encode_chat', 'score_responses', 'perplexity',
-           'prune_layers', 'count_params', 'check_tokenizers_match', 'tiny_model']
+           'cut_at_stop', 'length_batches', 'decode_defaults', 'generate', 'logprob_entries', 'encode_chat',
+           'score_responses', 'perplexity', 'prune_layers', 'count_params', 'check_tokenizers_match', 'tiny_model']
 
 # %% ../../nbs/00_core/04_models.ipynb #886745b6
 MODELS = {
@@ -314,11 +314,15 @@ def decode_completion(tok, row, stop) -> tuple[str, int]:
     "One generated row's text (to the first pad/eos, cut at a `stop` string) and its charged tokens (eos included)."
     n = int((row != tok.pad_token_id).cumprod(0).sum())  # tokens before the first pad/eos
     n_charged = min(len(row), n + 1) if n < len(row) else n  # the eos token was generated too
-    t = tok.decode(row[:n], skip_special_tokens=True)
+    return cut_at_stop(tok.decode(row[:n], skip_special_tokens=True), stop), n_charged
+
+
+def cut_at_stop(text: str, stop: list[str] | None) -> str:
+    "`text` up to the first of the `stop` strings it contains, in `stop`'s order (not included)."
     for s in stop or []:
-        if s in t:
-            t = t[: t.index(s)]
-    return t, n_charged
+        if s in text:
+            text = text[: text.index(s)]
+    return text
 
 
 def length_batches(lens: list[int], batch_size: int, batch_tokens: int = GEN_BATCH_TOKENS) -> list[list[int]]:
@@ -330,6 +334,16 @@ def length_batches(lens: list[int], batch_size: int, batch_tokens: int = GEN_BAT
             out.append([])
         out[-1].append(i)
     return out
+
+
+def decode_defaults(model, max_new_tokens: int, batch_size=None, autocast=None, prepack=None) -> tuple[int, bool, bool]:
+    """`(batch_size, autocast, prepack)` of a decode on `model`, each None filled in: `core.fastpath.generation_batch`,
+    bf16 autocast on a CPU whose fast path is bf16, oneDNN-prepacked weights where `packs_linears` (long runs)."""
+    dev = next(model.parameters()).device
+    autocast = (dev.type == 'cpu' and resolve_bf16(None)) if autocast is None else autocast  # CPU: the fast path's
+    if prepack is None:
+        prepack = packs_linears(dev, autocast) and max_new_tokens >= PACK_MIN_NEW_TOKENS
+    return batch_size or generation_batch(dev), autocast, prepack
 
 
 def generate(
@@ -356,11 +370,7 @@ def generate(
     `prepack` decodes with `core.fastpath.packed_linears` (default: `packs_linears`, from PACK_MIN_NEW_TOKENS on)."""
     from tqdm.auto import tqdm
 
-    dev = next(model.parameters()).device
-    autocast = (dev.type == 'cpu' and resolve_bf16(None)) if autocast is None else autocast  # CPU: the fast path's
-    batch_size = batch_size or generation_batch(dev)
-    if prepack is None:
-        prepack = packs_linears(dev, autocast) and max_new_tokens >= PACK_MIN_NEW_TOKENS
+    batch_size, autocast, prepack = decode_defaults(model, max_new_tokens, batch_size, autocast, prepack)
     texts = [chat_text(tok, p) if chat else p for p in prompts]
     lens = [len(tok(t, add_special_tokens=False).input_ids) for t in texts]
     res = [None] * len(texts)

@@ -10,9 +10,8 @@ import torch
 from transformers import DynamicCache
 from transformers.generation.logits_process import LogitsProcessorList, TemperatureLogitsWarper
 from transformers.generation.logits_process import TopKLogitsWarper, TopPLogitsWarper
-from .fastpath import PACK_MIN_NEW_TOKENS, generation_batch, packed_linears, packs_linears
-from .fastpath import resolve_bf16
-from .models import length_batches, logprob_entries
+from .fastpath import packed_linears
+from .models import cut_at_stop, decode_defaults, length_batches, logprob_entries
 
 # %% auto #0
 __all__ = ['Rows', 'prefill', 'layer_kv', 'merge', 'select', 'step', 'refills', 'warpers', 'next_tokens', 'take_tokens',
@@ -153,10 +152,7 @@ def refill_decode(model, admit, finish, eos_id: int, pad_id: int, max_new_tokens
     """Continuous batching of `model`: `admit(free)` -> up to `free` `(key, prompt ids)` to start; each row that ends
     goes to `finish(key, ids, lps)`. Returns when no row is in flight and `admit` starts none."""
     dev = next(model.parameters()).device
-    autocast = (dev.type == 'cpu' and resolve_bf16(None)) if autocast is None else autocast
-    batch_size = batch_size or generation_batch(dev)
-    if prepack is None:
-        prepack = packs_linears(dev, autocast) and max_new_tokens >= PACK_MIN_NEW_TOKENS
+    batch_size, autocast, prepack = decode_defaults(model, max_new_tokens, batch_size, autocast, prepack)
     ps, r = warpers(model, do_sample, temperature, top_p), None
     amp = torch.autocast(dev.type, dtype=torch.bfloat16) if autocast else contextlib.nullcontext()
     with packed_linears(model, prepack and not autocast), amp:
@@ -178,10 +174,7 @@ def refill_decode(model, admit, finish, eos_id: int, pad_id: int, max_new_tokens
 def finished_row(tok, ids: list[int], lps, stop=None) -> tuple[str, int, list | None]:
     "`(text, completion tokens, logprob entries or None)` of one finished row's generated `ids`."
     n = len(ids) - (ids[-1] == tok.eos_token_id)  # the end token is charged, not decoded
-    text = tok.decode(ids[:n], skip_special_tokens=True)
-    for s in stop or []:
-        if s in text:
-            text = text[: text.index(s)]
+    text = cut_at_stop(tok.decode(ids[:n], skip_special_tokens=True), stop)
     if not lps:
         return text, len(ids), None
     if n == 0:

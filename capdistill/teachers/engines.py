@@ -17,7 +17,7 @@ from ..tasks.prompts import verify
 from ..tasks.templates import TemplateConfig, TemplateUsage, sample_batch
 
 # %% auto #0
-__all__ = ['GenerationConfig', 'Generation', 'GenerationCache', 'Engine', 'Admission', 'HFEngine', 'OpenAIEngine',
+__all__ = ['GenerationConfig', 'Generation', 'gen_cost', 'GenerationCache', 'Engine', 'Admission', 'HFEngine', 'OpenAIEngine',
            'prompt_logprobs_of', 'request_config', 'completion_body', 'OpenAICompatibleHandler',
            'serve_openai_compatible', 'VLLMEngine', 'CachedEngine', 'generate_batch']
 
@@ -61,6 +61,11 @@ class Generation:
     completion_tokens: int
     logprobs: list | None = None
     cached: bool = False
+
+
+def gen_cost(prompt_tokens: int, completion_tokens: int) -> dict:
+    "The ledger charge of one generation: its prompt and completion tokens on the teacher's generation lines."
+    return {'teacher_gen_prompt': prompt_tokens, 'teacher_gen_completion': completion_tokens}
 
 # %% ../../nbs/20_teachers/21_engines.ipynb #aea3f719
 _RECORD_FIELDS = ('key', 'prompt', 'text', 'prompt_tokens', 'completion_tokens')
@@ -154,16 +159,16 @@ class Engine:
     def plan(keys, hits, n_prompt, cfg, ledger, charge_cached):
         """`(todo, first, paid_cached, n_ok)`: reserve worst cases cumulatively in request order and stop at the first
         that doesn't fit; `todo` are the indices to generate, `first` the first index of each new key."""
-        todo, first, resv, paid_cached, n_ok = [], {}, {'teacher_gen_prompt': 0, 'teacher_gen_completion': 0}, {}, 0
+        todo, first, resv, paid_cached, n_ok = [], {}, gen_cost(0, 0), {}, 0
         for i, k in enumerate(keys):
             if k in hits:
                 h = hits[k]
-                paid = {'teacher_gen_prompt': h.prompt_tokens, 'teacher_gen_completion': h.completion_tokens}
+                paid = gen_cost(h.prompt_tokens, h.completion_tokens)
                 cost = paid if charge_cached and k not in paid_cached else None
             elif k in first:
                 cost = None  # a greedy duplicate of a prompt generated in this call
             else:
-                cost = {'teacher_gen_prompt': n_prompt[i], 'teacher_gen_completion': cfg.max_new_tokens}
+                cost = gen_cost(n_prompt[i], cfg.max_new_tokens)
             if cost and ledger is not None:
                 if not ledger.fits_many({c: resv[c] + n for c, n in cost.items()}):
                     break
@@ -248,8 +253,7 @@ class Engine:
         idx = list(range(len(samples)))
         if ledger is not None and samples:
             n_p = self.count_prompt_tokens([s.prompt for s in samples])
-            idx = [i for i in idx if ledger.fits_many({'teacher_gen_prompt': n_p[i],
-                                                       'teacher_gen_completion': cfg.max_new_tokens})]
+            idx = [i for i in idx if ledger.fits_many(gen_cost(n_p[i], cfg.max_new_tokens))]
         gens = self.generate([samples[i].prompt for i in idx], cfg, ledger=ledger, cache=cache,
                              charge_cached=charge_cached, progress=False)
         out = [(None, None)] * len(samples)
@@ -259,7 +263,7 @@ class Engine:
 
 
 def _charge(ledger, g: Generation):
-    c = {'teacher_gen_prompt': g.prompt_tokens, 'teacher_gen_completion': g.completion_tokens}
+    c = gen_cost(g.prompt_tokens, g.completion_tokens)
     try:
         ledger.charge_many(c)
     except BudgetExceeded:  # only when a server's counts exceed our (estimated) reservation
@@ -276,7 +280,7 @@ class Admission:
         self.keys, self.hits, self.n_prompt, self.cfg, self.ledger = keys, hits, n_prompt, cfg, ledger
         self.charge_cached, self.next, self.first, self.flight, self.done = charge_cached, 0, {}, {}, {}
         self.answer = {}  # prompt index -> the index whose answer it gets (itself, or a repeat's first copy)
-        self.reserved = {'teacher_gen_prompt': 0, 'teacher_gen_completion': 0}
+        self.reserved = gen_cost(0, 0)
 
     def cost(self, j: int) -> dict | None:
         "What prompt `j` takes from the ledger at its start: its worst case, a charged hit's cost, or None."
@@ -284,10 +288,8 @@ class Admission:
         if k in self.first:
             return None
         if k not in self.hits:
-            return {'teacher_gen_prompt': self.n_prompt[j], 'teacher_gen_completion': self.cfg.max_new_tokens}
-        h = self.hits[k]
-        return {'teacher_gen_prompt': h.prompt_tokens, 'teacher_gen_completion': h.completion_tokens} \
-            if self.charge_cached else None
+            return gen_cost(self.n_prompt[j], self.cfg.max_new_tokens)
+        return gen_cost(self.hits[k].prompt_tokens, self.hits[k].completion_tokens) if self.charge_cached else None
 
     def fits(self, c: dict | None, beside: dict) -> bool:
         "Does cost `c` fit the ledger on top of the reservations `beside`?"
@@ -300,10 +302,11 @@ class Admission:
         out = []
         while self.next < len(self.keys) and len(out) < free:
             j, c = self.next, self.cost(self.next)
-            if self.fits(c, {}) and not self.fits(c, self.reserved):
+            alone = self.fits(c, {})  # else passed over: more than all that is left
+            if alone and not self.fits(c, self.reserved):
                 break  # waits for the rows in flight
             self.next += 1
-            if self.fits(c, {}):  # else passed over: more than all that is left
+            if alone:
                 out += self.start(j, c)
         return out
 

@@ -8,7 +8,7 @@ import dataclasses, re
 from dataclasses import dataclass
 from ..core.config import Config, ConfigError, cfield
 from ..tasks.cards import CAPABILITIES
-from .engines import Engine, GenerationConfig, GenerationCache
+from .engines import Engine, GenerationConfig, GenerationCache, gen_cost
 from .spec import TeacherConfig, make_teacher
 
 # %% auto #0
@@ -104,10 +104,11 @@ class TeacherRouter:
         while i < len(samples):
             rnd, resv = [], {}  # per route: its reservations this round (None: all routes, on the shared lines)
             while i < len(samples):
-                c = {'teacher_gen_prompt': n_p[i], 'teacher_gen_completion': cfg.max_new_tokens}
-                if self.fits(ledger, names[i], c, {}) and not self.fits(ledger, names[i], c, resv):
+                c = gen_cost(n_p[i], cfg.max_new_tokens)
+                alone = self.fits(ledger, names[i], c, {})  # else passed over: more than all that is left
+                if alone and not self.fits(ledger, names[i], c, resv):
                     break  # the round is full
-                if self.fits(ledger, names[i], c, {}):
+                if alone:
                     rnd.append(i)
                     for key in {None, names[i]}:
                         resv[key] = {k: resv.get(key, {}).get(k, 0) + n for k, n in c.items()}
